@@ -1,0 +1,1 @@
+"""The SFU media plane (Worker, Router, Transport, Producer, Consumer); see ARCHITECTURE.md."""

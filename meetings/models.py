@@ -1,0 +1,152 @@
+"""SQLModel tables of the domain.
+
+Enumerations are stored as short strings so that migrations stay portable between
+SQLite and PostgreSQL.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from meetings.clock import as_utc, utcnow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        return as_utc(value) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return as_utc(value) if value is not None else None
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Column:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class UnitKind(StrEnum):
+    """Level of an administrative unit."""
+
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+
+class Role(StrEnum):
+    """Role of an account across the whole installation."""
+
+    ADMIN = "admin"
+    CHAIR = "chair"
+    SECRETARY = "secretary"
+    DELEGATE = "delegate"
+    OBSERVER = "observer"
+
+
+class MeetingState(StrEnum):
+    """Life cycle of a meeting: scheduled → live → ended."""
+
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class InviteeKind(StrEnum):
+    """What an invitation names."""
+
+    UNIT = "unit"
+    ACCOUNT = "account"
+    ENDPOINT = "endpoint"
+
+
+class Unit(SQLModel, table=True):
+    """An administrative unit: province, district or commune, as a tree."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    code: str | None = Field(default=None, max_length=32, unique=True)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Account(SQLModel, table=True):
+    """A person who logs in."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    full_name: str = Field(max_length=200)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=255)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Endpoint(SQLModel, table=True):
+    """A commune meeting-room device, authenticated by a device token.
+
+    Only the SHA-256 of the token is stored: the token itself is shown once.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    token_issued_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Meeting(SQLModel, table=True):
+    """A meeting (phiên họp) with its chair and secretary."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=300)
+    description: str = Field(default="", max_length=4000)
+    starts_at: datetime = Field(sa_column=_ts(index=True))
+    chair_id: int = Field(foreign_key="account.id", index=True)
+    secretary_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    created_by_id: int = Field(foreign_key="account.id")
+    state: str = Field(default=MeetingState.SCHEDULED.value, max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class Invitation(SQLModel, table=True):
+    """Invites a unit (and everything under it), an account or an endpoint."""
+
+    __table_args__ = (UniqueConstraint("meeting_id", "invitee_key", name="uq_invitation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    invitee_kind: str = Field(max_length=16)
+    # "account:7": one column to make the uniqueness rule portable (NULLs never collide).
+    invitee_key: str = Field(max_length=40)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    endpoint_id: int | None = Field(default=None, foreign_key="endpoint.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AuthSession(SQLModel, table=True):
+    """A browser login session; the cookie holds a random token whose SHA-256 is stored."""
+
+    __tablename__ = "auth_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    address: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)

@@ -1,0 +1,64 @@
+"""Administrative units: province → district → commune."""
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from meetings.errors import Conflict, InvalidInput, NotFound
+from meetings.models import Unit, UnitKind
+
+# Which kind of parent each kind accepts. A commune may hang directly under a province:
+# since the 2025 reform, many provinces have no district level.
+_PARENT_KINDS: dict[UnitKind, set[UnitKind | None]] = {
+    UnitKind.PROVINCE: {None},
+    UnitKind.DISTRICT: {UnitKind.PROVINCE},
+    UnitKind.COMMUNE: {UnitKind.DISTRICT, UnitKind.PROVINCE},
+}
+MAX_DEPTH = 8
+
+
+async def get_unit(session: AsyncSession, unit_id: int) -> Unit:
+    """Load a unit or raise ``NotFound``."""
+    unit = await session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("unit not found", unit_id=unit_id)
+    return unit
+
+
+async def list_units(session: AsyncSession) -> list[Unit]:
+    """All units, parents before children within each level order."""
+    rows = await session.exec(select(Unit).order_by(col(Unit.parent_id).nullsfirst(), Unit.id))
+    return list(rows.all())
+
+
+async def create_unit(
+    session: AsyncSession, name: str, kind: UnitKind, parent_id: int | None, code: str | None
+) -> Unit:
+    """Create a unit under a parent of a fitting kind."""
+    parent_kind: UnitKind | None = None
+    if parent_id is not None:
+        parent = await session.get(Unit, parent_id)
+        if parent is None:
+            raise InvalidInput("parent unit does not exist", parent_id=parent_id)
+        parent_kind = UnitKind(parent.kind)
+    if parent_kind not in _PARENT_KINDS[kind]:
+        under = parent_kind.value if parent_kind else "nothing"
+        raise InvalidInput(f"a {kind.value} cannot be placed under {under}")
+    if code is not None:
+        existing = await session.exec(select(Unit).where(Unit.code == code))
+        if existing.first() is not None:
+            raise Conflict("unit code already used", code=code)
+    unit = Unit(name=name.strip(), kind=kind.value, parent_id=parent_id, code=code)
+    session.add(unit)
+    await session.flush()
+    return unit
+
+
+async def ancestor_ids(session: AsyncSession, unit_id: int) -> list[int]:
+    """The unit itself followed by its ancestors up to the root."""
+    chain: list[int] = []
+    current: int | None = unit_id
+    while current is not None and len(chain) < MAX_DEPTH:
+        chain.append(current)
+        row = await session.exec(select(Unit.parent_id).where(Unit.id == current))
+        current = row.first()
+    return chain

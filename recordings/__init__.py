@@ -1,0 +1,1 @@
+"""Recording by remuxing forwarded RTP into WebM/Matroska, without re-encoding."""

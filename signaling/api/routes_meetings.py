@@ -1,0 +1,192 @@
+"""Meetings: schedule, invite, list mine, start and end."""
+
+from meetings import scheduling
+from meetings.models import Meeting
+from meetings.permissions import Action
+from signaling.api.registry import RequestContext
+from signaling.api.schemas import (
+    InvitationOut,
+    InvitationsIn,
+    MeetingIn,
+    MeetingOut,
+    MeetingPatch,
+    ParticipantOut,
+)
+from signaling.api.table import API
+from signaling.logs import get_logger
+
+log = get_logger("phonghop.meetings")
+
+
+def _meeting(ctx: RequestContext) -> Meeting:
+    assert ctx.meeting is not None  # the registry loads it for meeting-scoped actions
+    return ctx.meeting
+
+
+@API.route(
+    "GET",
+    "/meetings",
+    action=Action.MEETING_LIST_MINE,
+    response=list[MeetingOut],
+    summary="My meetings (all of them for an administrator)",
+    tags=("meetings",),
+)
+async def list_my_meetings(ctx: RequestContext) -> list:
+    """Meetings the caller hosts or is invited to, directly or through its unit."""
+    return await scheduling.list_meetings_for(ctx.session, ctx.actor)
+
+
+@API.route(
+    "POST",
+    "/meetings",
+    action=Action.MEETING_CREATE,
+    body=MeetingIn,
+    response=MeetingOut,
+    status=201,
+    summary="Schedule a meeting",
+    tags=("meetings",),
+)
+async def create_meeting(ctx: RequestContext) -> object:
+    """The chair must be a chair or admin account; the secretary a secretary, chair or admin."""
+    b: MeetingIn = ctx.body
+    meeting = await scheduling.create_meeting(
+        ctx.session, ctx.actor, b.title, b.starts_at, b.chair_id, b.secretary_id, b.description
+    )
+    log.info("meeting.created", meeting_id=meeting.id, actor=ctx.actor.key)
+    return meeting
+
+
+@API.route(
+    "GET",
+    "/meetings/{meeting_id}",
+    action=Action.MEETING_VIEW,
+    response=MeetingOut,
+    summary="One meeting",
+    tags=("meetings",),
+)
+async def get_meeting(ctx: RequestContext) -> object:
+    """Visible to its hosts, its invitees and administrators."""
+    return _meeting(ctx)
+
+
+@API.route(
+    "PATCH",
+    "/meetings/{meeting_id}",
+    action=Action.MEETING_UPDATE,
+    body=MeetingPatch,
+    response=MeetingOut,
+    summary="Change a meeting",
+    tags=("meetings",),
+)
+async def update_meeting(ctx: RequestContext) -> object:
+    """Title, description, time, chair or secretary of a meeting that has not ended."""
+    b: MeetingPatch = ctx.body
+    meeting = await scheduling.update_meeting(
+        ctx.session,
+        _meeting(ctx),
+        title=b.title,
+        description=b.description,
+        starts_at=b.starts_at,
+        chair_id=b.chair_id,
+        secretary_id=b.secretary_id,
+    )
+    out = MeetingOut.model_validate(meeting).model_dump(mode="json")
+    ctx.after_commit.append(
+        lambda: ctx.state.signaling.meeting_event(meeting.id or 0, "meeting.updated", out)
+    )
+    log.info("meeting.updated", meeting_id=meeting.id, actor=ctx.actor.key)
+    return meeting
+
+
+@API.route(
+    "GET",
+    "/meetings/{meeting_id}/invitations",
+    action=Action.MEETING_VIEW,
+    response=list[InvitationOut],
+    summary="A meeting's invitations",
+    tags=("meetings",),
+)
+async def list_invitations(ctx: RequestContext) -> list:
+    """Units, accounts and endpoints invited."""
+    return await scheduling.list_invitations(ctx.session, _meeting(ctx).id or 0)
+
+
+@API.route(
+    "POST",
+    "/meetings/{meeting_id}/invitations",
+    action=Action.MEETING_INVITE,
+    body=InvitationsIn,
+    response=list[InvitationOut],
+    status=201,
+    summary="Invite units, accounts or endpoints",
+    tags=("meetings",),
+)
+async def invite(ctx: RequestContext) -> list:
+    """Idempotent: an existing invitation is returned, not duplicated."""
+    meeting = _meeting(ctx)
+    invitations = await scheduling.invite(
+        ctx.session, meeting, [(i.kind, i.id) for i in ctx.body.invitees]
+    )
+    log.info("meeting.invited", meeting_id=meeting.id, actor=ctx.actor.key, count=len(invitations))
+    return invitations
+
+
+@API.route(
+    "DELETE",
+    "/meetings/{meeting_id}/invitations/{invitation_id}",
+    action=Action.MEETING_INVITE,
+    status=204,
+    summary="Withdraw an invitation",
+    tags=("meetings",),
+)
+async def remove_invitation(ctx: RequestContext) -> None:
+    """The invitee can no longer join (current connections stay until they leave)."""
+    await scheduling.remove_invitation(ctx.session, _meeting(ctx), ctx.params["invitation_id"])
+    log.info("meeting.uninvited", meeting_id=ctx.params["meeting_id"], actor=ctx.actor.key)
+
+
+@API.route(
+    "POST",
+    "/meetings/{meeting_id}/start",
+    action=Action.MEETING_START,
+    response=MeetingOut,
+    summary="Start the meeting (chair)",
+    tags=("meetings",),
+)
+async def start_meeting(ctx: RequestContext) -> object:
+    """scheduled → live; participants in the room get ``meeting.started``."""
+    meeting = await scheduling.start_meeting(ctx.session, _meeting(ctx))
+    out = MeetingOut.model_validate(meeting).model_dump(mode="json")
+    ctx.after_commit.append(lambda: ctx.state.signaling.meeting_started(meeting.id or 0, out))
+    log.info("meeting.started", meeting_id=meeting.id, actor=ctx.actor.key)
+    return meeting
+
+
+@API.route(
+    "POST",
+    "/meetings/{meeting_id}/end",
+    action=Action.MEETING_END,
+    response=MeetingOut,
+    summary="End the meeting (chair)",
+    tags=("meetings",),
+)
+async def end_meeting(ctx: RequestContext) -> object:
+    """live → ended; everyone is told and removed from the room."""
+    meeting = await scheduling.end_meeting(ctx.session, _meeting(ctx))
+    out = MeetingOut.model_validate(meeting).model_dump(mode="json")
+    ctx.after_commit.append(lambda: ctx.state.signaling.meeting_ended(meeting.id or 0, out))
+    log.info("meeting.ended", meeting_id=meeting.id, actor=ctx.actor.key)
+    return meeting
+
+
+@API.route(
+    "GET",
+    "/meetings/{meeting_id}/participants",
+    action=Action.MEETING_VIEW,
+    response=list[ParticipantOut],
+    summary="Who is in the meeting now",
+    tags=("meetings",),
+)
+async def list_participants(ctx: RequestContext) -> list:
+    """Presence: connected participants, and those within their reconnect grace period."""
+    return await ctx.state.presence.snapshot(_meeting(ctx).id or 0)

@@ -1,0 +1,1 @@
+"""Authentication: browser sessions, bearer JWTs, device tokens, CSRF and login limits."""

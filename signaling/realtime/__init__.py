@@ -1,0 +1,1 @@
+"""socket.io signaling: connection auth, meeting rooms, presence and WebRTC negotiation."""

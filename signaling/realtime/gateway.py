@@ -1,0 +1,307 @@
+"""The socket.io side of signaling: connect/disconnect, rooms, presence, negotiation relay."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import socketio
+from redis.asyncio import Redis
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from meetings import access
+from meetings.actor import Actor, ActorKind
+from meetings.errors import Conflict, NotFound
+from meetings.models import Meeting, MeetingState, Unit
+from meetings.permissions import Action
+from signaling.api.schemas import MeetingOut
+from signaling.auth.authenticator import Authenticator
+from signaling.logs import bound_context, get_logger
+from signaling.metrics import Metrics
+from signaling.realtime.broadcast import PresenceBroadcaster, meeting_room
+from signaling.realtime.events import Connection, EventRegistry, EventSpec
+from signaling.realtime.payloads import JoinPayload, LeavePayload, RtcAnswer, RtcCandidate, RtcOffer
+from signaling.realtime.presence import Participant, PresenceStore
+
+log = get_logger("phonghop.signaling")
+CONTROL_CHANNEL = "phonghop:control"
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def principal_room(key: str) -> str:
+    """Room holding every connection of one principal (for direct messages across processes)."""
+    return f"principal:{key}"
+
+
+def _meeting_role(actor: Actor, meeting: Meeting) -> str:
+    if actor.kind is ActorKind.ACCOUNT and meeting.chair_id == actor.id:
+        return "chair"
+    if actor.kind is ActorKind.ACCOUNT and meeting.secretary_id == actor.id:
+        return "secretary"
+    return "endpoint" if actor.kind is ActorKind.ENDPOINT else "participant"
+
+
+class SignalingGateway:
+    """Owns the socket.io server's handlers and the presence of every meeting."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        transaction: Transaction,
+        authenticator: Authenticator,
+        presence: PresenceStore,
+        metrics: Metrics,
+        grace_seconds: float,
+        flush_seconds: float,
+        redis: Redis | None = None,
+    ) -> None:
+        self.sio = sio
+        self.transaction = transaction
+        self.authenticator = authenticator
+        self.presence = presence
+        self.metrics = metrics
+        self.grace_seconds = grace_seconds
+        self.redis = redis
+        self.connections: dict[str, Connection] = {}
+        self._grace: dict[tuple[int, str], asyncio.Task[None]] = {}
+        self._control_task: asyncio.Task[None] | None = None
+        self.broadcaster = PresenceBroadcaster(self._emit, presence.count, flush_seconds)
+        self.events = EventRegistry()
+        self._register()
+
+    # ---- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the presence flusher and, with Redis, the cross-process control listener."""
+        self.broadcaster.start()
+        if self.redis is not None:
+            self._control_task = asyncio.create_task(self._listen_control(), name="control")
+
+    async def stop(self) -> None:
+        """Stop background work; connections are closed by the server shutting down."""
+        for task in [*self._grace.values(), self._control_task]:
+            if task is not None:
+                task.cancel()
+        await self.broadcaster.stop()
+        if self._control_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._control_task
+
+    async def _emit(self, event: str, data: dict[str, Any], room: str) -> None:
+        await self.sio.emit(event, data, room=room)
+
+    # ---- registration -----------------------------------------------------------------
+
+    def _register(self) -> None:
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("*", self._on_any)
+        self.events.add(
+            EventSpec("join", JoinPayload, Action.MEETING_JOIN, self._join, needs_join=False)
+        )
+        self.events.add(EventSpec("leave", LeavePayload, Action.MEETING_VIEW, self._leave))
+        for name, model in (
+            ("rtc.offer", RtcOffer),
+            ("rtc.answer", RtcAnswer),
+            ("rtc.candidate", RtcCandidate),
+        ):
+            self.events.add(EventSpec(name, model, Action.MEETING_MEDIA, self._relay(name)))
+
+    async def _on_any(self, event: str, sid: str, data: Any = None) -> dict[str, Any]:
+        return await self.events.dispatch(event, self.connections.get(sid), data, self._count_error)
+
+    def _count_error(self, code: str) -> None:
+        self.metrics.errors.labels(code=code, channel="socket").inc()
+
+    # ---- connect / disconnect ---------------------------------------------------------
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        async with self.transaction() as session:
+            principal = await self.authenticator.from_socket(session, environ, auth)
+        if principal is None:
+            self._count_error("unauthenticated")
+            log.warning("socket.connect_refused", address=environ.get("REMOTE_ADDR"))
+            raise socketio.exceptions.ConnectionRefusedError(
+                {"code": "unauthenticated", "message": "valid credentials required"}
+            )
+        conn = Connection(sid, principal)
+        self.connections[sid] = conn
+        await self.sio.enter_room(sid, principal_room(conn.key))
+        self.metrics.connected_clients.inc()
+        log.info("socket.connected", sid=sid, actor=conn.key)
+        away = await self.presence.disconnected_meetings(conn.key)
+        if away:
+            self.sio.start_background_task(self._restore, conn, away)
+
+    async def _restore(self, conn: Connection, meeting_ids: list[int]) -> None:
+        """A reconnect within the grace period rejoins the meetings the principal was in."""
+        restored: list[int] = []
+        for meeting_id in meeting_ids:
+            if conn.sid not in self.connections:
+                return
+            try:
+                await self._join(conn, JoinPayload(meeting_id=meeting_id))
+                restored.append(meeting_id)
+            except Exception as exc:  # the invitation may be gone or the meeting over
+                log.info(
+                    "socket.restore_skipped", meeting_id=meeting_id, actor=conn.key, reason=str(exc)
+                )
+        await self.sio.emit("session.restored", {"meetings": restored}, to=conn.sid)
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conn = self.connections.pop(sid, None)
+        if conn is None:
+            return
+        self.metrics.connected_clients.dec()
+        for meeting_id in list(conn.meetings):
+            await self._detach(conn, meeting_id, grace=True)
+        log.info("socket.disconnected", sid=sid, actor=conn.key, reason=str(reason))
+
+    # ---- join / leave -----------------------------------------------------------------
+
+    async def _join(self, conn: Connection, payload: JoinPayload) -> dict[str, Any]:
+        actor = conn.principal.actor
+        meeting_id = payload.meeting_id
+        with bound_context(meeting_id=meeting_id, actor=conn.key):
+            async with self.transaction() as session:
+                meeting = await access.check(session, actor, Action.MEETING_JOIN, meeting_id)
+                assert meeting is not None
+                if meeting.state == MeetingState.ENDED.value:
+                    raise Conflict("the meeting has ended")
+                relations = await access.relations_to(session, actor, meeting)
+                unit = await session.get(Unit, actor.unit_id)
+            participant = Participant(
+                key=conn.key,
+                kind=actor.kind.value,
+                id=actor.id,
+                name=actor.name,
+                unit_id=actor.unit_id,
+                unit_name=unit.name if unit else "",
+                role=actor.role.value if actor.role else None,
+                meeting_role=_meeting_role(actor, meeting),
+            )
+            conn.meetings[meeting_id] = relations
+            await self.sio.enter_room(conn.sid, meeting_room(meeting_id))
+            grace = self._grace.pop((meeting_id, conn.key), None)
+            if grace is not None:
+                grace.cancel()
+            if await self.presence.attach(meeting_id, participant, conn.sid):
+                self.broadcaster.joined(meeting_id, participant)
+            elif grace is not None:
+                self.broadcaster.updated(meeting_id, participant)
+            snapshot = await self.presence.snapshot(meeting_id)
+            self.metrics.joins.inc()
+            log.info("meeting.joined", participants=len(snapshot))
+            return {
+                "meeting": MeetingOut.model_validate(meeting).model_dump(mode="json"),
+                "self": participant.as_dict(),
+                "participants": [p.as_dict() for p in snapshot],
+            }
+
+    async def _leave(self, conn: Connection, payload: LeavePayload) -> dict[str, Any]:
+        await self._detach(conn, payload.meeting_id, grace=False)
+        log.info("meeting.left", meeting_id=payload.meeting_id, actor=conn.key)
+        return {}
+
+    async def _detach(self, conn: Connection, meeting_id: int, grace: bool) -> None:
+        conn.meetings.pop(meeting_id, None)
+        if conn.sid in self.connections or not grace:
+            await self.sio.leave_room(conn.sid, meeting_room(meeting_id))
+        participant = await self.presence.get(meeting_id, conn.key)
+        if not await self.presence.detach(meeting_id, conn.key, conn.sid):
+            return
+        if grace and self.grace_seconds > 0:
+            if participant is not None:
+                self.broadcaster.updated(
+                    meeting_id, Participant(**{**participant.as_dict(), "connected": False})
+                )
+            task = asyncio.create_task(self._expire(meeting_id, conn.key, participant))
+            self._grace[(meeting_id, conn.key)] = task
+            return
+        if await self.presence.remove_if_disconnected(meeting_id, conn.key):
+            self.broadcaster.left(meeting_id, participant or {"key": conn.key})
+
+    async def _expire(self, meeting_id: int, key: str, participant: Participant | None) -> None:
+        await asyncio.sleep(self.grace_seconds)
+        self._grace.pop((meeting_id, key), None)
+        if await self.presence.remove_if_disconnected(meeting_id, key):
+            with bound_context(meeting_id=meeting_id, actor=key):
+                log.info("meeting.grace_expired")
+            self.broadcaster.left(meeting_id, participant or {"key": key})
+
+    # ---- WebRTC negotiation relay -----------------------------------------------------
+
+    def _relay(self, event: str):  # -> EventHandler
+        async def relay(
+            conn: Connection, payload: RtcOffer | RtcAnswer | RtcCandidate
+        ) -> dict[str, Any]:
+            if await self.presence.get(payload.meeting_id, payload.to) is None:
+                raise NotFound("that participant is not in the meeting")
+            body = payload.model_dump(exclude={"to"})
+            body["from"] = conn.key
+            await self.sio.emit(event, body, room=principal_room(payload.to))
+            return {}
+
+        return relay
+
+    # ---- called by the REST side after commits ----------------------------------------
+
+    async def meeting_event(self, meeting_id: int, event: str, data: dict[str, Any]) -> None:
+        """Tell everyone in a meeting's room."""
+        await self.sio.emit(event, data, room=meeting_room(meeting_id))
+
+    async def meeting_started(self, meeting_id: int, data: dict[str, Any]) -> None:
+        """The chair started the meeting."""
+        self.metrics.live_meetings.inc()
+        await self.meeting_event(meeting_id, "meeting.started", data)
+
+    async def meeting_ended(self, meeting_id: int, data: dict[str, Any]) -> None:
+        """The chair ended it: tell the room, close it, forget its presence."""
+        self.metrics.live_meetings.dec()
+        await self.meeting_event(meeting_id, "meeting.ended", data)
+        for conn in self.connections.values():
+            conn.meetings.pop(meeting_id, None)
+        for (m, key), task in list(self._grace.items()):
+            if m == meeting_id:
+                task.cancel()
+                self._grace.pop((m, key), None)
+        await self.sio.close_room(meeting_room(meeting_id))
+        await self.presence.clear(meeting_id)
+
+    async def disconnect_principal(self, key: str) -> None:
+        """Drop every connection of a principal whose credentials were revoked, in all processes."""
+        if self.redis is not None:
+            await self.redis.publish(CONTROL_CHANNEL, json.dumps({"op": "disconnect", "key": key}))
+        else:
+            await self._disconnect_local(key)
+
+    async def _disconnect_local(self, key: str) -> None:
+        for sid in [s for s, c in self.connections.items() if c.key == key]:
+            await self.sio.emit("session.revoked", {"reason": "credentials revoked"}, to=sid)
+            await self.sio.disconnect(sid)
+            # Revoked is final: no grace period.
+            for meeting_id in await self.presence.disconnected_meetings(key):
+                if await self.presence.remove_if_disconnected(meeting_id, key):
+                    self.broadcaster.left(meeting_id, {"key": key})
+                task = self._grace.pop((meeting_id, key), None)
+                if task:
+                    task.cancel()
+
+    async def _listen_control(self) -> None:
+        assert self.redis is not None
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(CONTROL_CHANNEL)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                try:
+                    command = json.loads(message["data"])
+                    if command.get("op") == "disconnect":
+                        await self._disconnect_local(str(command["key"]))
+                except Exception:
+                    log.exception("control.bad_message")
+        finally:
+            await pubsub.aclose()

@@ -1,0 +1,33 @@
+"""Health and metrics endpoints."""
+
+from tests.harness import Api
+
+
+async def test_healthz_reports_database_and_disabled_redis(server, http):
+    status, body = await Api(server.url, http).get("/healthz")
+    assert status == 200
+    assert body["status"] == "ok" and body["database"] == "ok" and body["redis"] == "disabled"
+    assert body["version"]
+
+
+async def test_healthz_is_503_when_the_database_is_gone(server, http):
+    await server.state.engine.dispose()
+    # Point the engine at a database that cannot be opened.
+    from meetings.db import create_engine
+
+    server.state.engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    status, body = await Api(server.url, http).get("/healthz")
+    assert status == 503
+    assert body["database"] == "error" and body["status"] == "error"
+
+
+async def test_metrics_expose_the_instruments(server, http, world):
+    status, text = await Api(server.url, http).get("/metrics")
+    assert status == 200
+    for name in (
+        "phonghop_connected_clients",
+        "phonghop_live_meetings",
+        "phonghop_joins_total",
+        "phonghop_http_request_duration_seconds_bucket",
+    ):
+        assert name in text
