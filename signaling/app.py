@@ -16,6 +16,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
+from structlog.contextvars import clear_contextvars
 
 from meetings import db, scheduling
 from meetings.errors import DomainError
@@ -95,6 +96,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         else "unmatched"
     )
     status = 500
+    # aiohttp reuses one task per keep-alive connection: start each request with a clean slate.
+    clear_contextvars()
     try:
         with bound_context(method=request.method, route=route):
             try:
@@ -216,8 +219,9 @@ def _redis_context(state: AppState):  # -> cleanup context
         if settings.redis_url:
             state.redis = Redis.from_url(settings.redis_url)
             await state.redis.ping()
-            counter: Any = RedisCounter(state.redis, settings.login_window_seconds)
-            state.presence = RedisPresence(state.redis)
+            ns = settings.redis_namespace
+            counter: Any = RedisCounter(state.redis, settings.login_window_seconds, f"{ns}:login:")
+            state.presence = RedisPresence(state.redis, f"{ns}:presence:")
         else:
             counter = MemoryCounter(settings.login_window_seconds)
             state.presence = MemoryPresence()
@@ -248,6 +252,7 @@ def _signaling_context(state: AppState):  # -> cleanup context
             grace_seconds=state.settings.reconnect_grace_seconds,
             flush_seconds=state.settings.presence_flush_ms / 1000,
             redis=state.redis,
+            control_channel=f"{state.settings.redis_namespace}:control",
         )
         await state.signaling.start()
         if "demo" in state.extras:
@@ -270,7 +275,9 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[APP_STATE] = state
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, channel="phonghop:socketio")
+        socketio.AsyncRedisManager(
+            settings.redis_url, channel=f"{settings.redis_namespace}:socketio"
+        )
         if settings.redis_url
         else None
     )

@@ -50,6 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives there
     engine = db.create_engine(settings.resolved_database_url())
     try:
         await db.migrate(engine)

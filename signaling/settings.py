@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None  # default: SQLite file in data_dir
     redis_url: str | None = None  # set → socket.io rooms, presence and rate limits shared
+    redis_namespace: str = "phonghop"  # key/channel prefix, so installations can share a Redis
     demo: bool = False
     secret_key: str | None = None  # default: generated once into data_dir/secret_key
     admin_password: str | None = None  # first start only; otherwise generated and printed

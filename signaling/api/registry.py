@@ -8,13 +8,13 @@ the checks and the code from drifting apart.
 
 import json
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from structlog.contextvars import bind_contextvars
 
 from meetings import access
 from meetings.errors import DomainError, Unauthenticated
@@ -139,23 +139,28 @@ def _make_handler(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.Stre
 
         state = request.app[APP_STATE]
         params = {name: int(request.match_info[name]) for name in spec.path_params}
-        query = _validate(spec.query, dict(request.query), "query") if spec.query else None
-        body = _validate(spec.body, await _read_json(request), "body") if spec.body else None
-        started = time.monotonic()
         async with state.transaction() as session:
+            # Who is asking and may they, before looking at what they sent.
             principal = await state.authenticator.from_request(session, request)
+            # Unbound by the error middleware at the start of the next request.
+            bind_contextvars(
+                actor=principal.actor.key if principal else None,
+                meeting_id=params.get("meeting_id"),
+            )
             if spec.action is not None:
                 if principal is None:
                     raise Unauthenticated("login required")
                 if principal.via_cookie and spec.method in UNSAFE_METHODS:
                     state.authenticator.check_csrf(request, principal)
-            ctx = RequestContext(request, state, principal, session, body, query, params)
+            meeting = None
             if spec.action is not None and principal is not None:
                 meeting = await access.check(
                     session, principal.actor, spec.action, params.get("meeting_id")
                 )
-                if meeting_scoped:
-                    ctx.meeting = meeting
+            query = _validate(spec.query, dict(request.query), "query") if spec.query else None
+            body = _validate(spec.body, await _read_json(request), "body") if spec.body else None
+            ctx = RequestContext(request, state, principal, session, body, query, params)
+            ctx.meeting = meeting if meeting_scoped else None
             result = await spec.handler(ctx)
         # Committed: now it is safe to tell the world.
         for hook in ctx.after_commit:
@@ -166,7 +171,9 @@ def _make_handler(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.Stre
             response: web.StreamResponse = web.Response(status=204)
         else:
             payload = (
-                adapter.dump_python(adapter.validate_python(result, from_attributes=True), mode="json")
+                adapter.dump_python(
+                    adapter.validate_python(result, from_attributes=True), mode="json"
+                )
                 if adapter
                 else result
             )

@@ -26,7 +26,6 @@ from signaling.realtime.payloads import JoinPayload, LeavePayload, RtcAnswer, Rt
 from signaling.realtime.presence import Participant, PresenceStore
 
 log = get_logger("phonghop.signaling")
-CONTROL_CHANNEL = "phonghop:control"
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
@@ -56,6 +55,7 @@ class SignalingGateway:
         grace_seconds: float,
         flush_seconds: float,
         redis: Redis | None = None,
+        control_channel: str = "phonghop:control",
     ) -> None:
         self.sio = sio
         self.transaction = transaction
@@ -64,6 +64,7 @@ class SignalingGateway:
         self.metrics = metrics
         self.grace_seconds = grace_seconds
         self.redis = redis
+        self.control_channel = control_channel
         self.connections: dict[str, Connection] = {}
         self._grace: dict[tuple[int, str], asyncio.Task[None]] = {}
         self._control_task: asyncio.Task[None] | None = None
@@ -273,7 +274,9 @@ class SignalingGateway:
     async def disconnect_principal(self, key: str) -> None:
         """Drop every connection of a principal whose credentials were revoked, in all processes."""
         if self.redis is not None:
-            await self.redis.publish(CONTROL_CHANNEL, json.dumps({"op": "disconnect", "key": key}))
+            await self.redis.publish(
+                self.control_channel, json.dumps({"op": "disconnect", "key": key})
+            )
         else:
             await self._disconnect_local(key)
 
@@ -292,7 +295,7 @@ class SignalingGateway:
     async def _listen_control(self) -> None:
         assert self.redis is not None
         pubsub = self.redis.pubsub()
-        await pubsub.subscribe(CONTROL_CHANNEL)
+        await pubsub.subscribe(self.control_channel)
         try:
             async for message in pubsub.listen():
                 if message.get("type") != "message":
