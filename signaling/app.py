@@ -20,7 +20,7 @@ from structlog.contextvars import clear_contextvars
 
 from meetings import db, scheduling
 from meetings.errors import DomainError
-from signaling import __version__
+from signaling import __version__, housekeeping
 from signaling.api import routes_auth, routes_directory, routes_meetings  # noqa: F401 (declare routes)
 from signaling.api.openapi import build_openapi
 from signaling.api.schemas import HealthOut
@@ -257,7 +257,8 @@ def _signaling_context(state: AppState):  # -> cleanup context
         await state.signaling.start()
         if "demo" in state.extras:
             print_demo(state.extras["demo"], state.settings.public_url or _base_url(state.settings))
-        yield
+        async with housekeeping.running(state.transaction):
+            yield
         await state.signaling.stop()
 
     return signaling
