@@ -18,6 +18,7 @@ class Relation(StrEnum):
 
     CHAIR = "chair"
     SECRETARY = "secretary"
+    ORGANISER = "organiser"  # scheduled it (e.g. a secretary of the people's committee office)
     INVITED = "invited"
 
 
@@ -60,8 +61,8 @@ class Rule:
 _ALL_ROLES = frozenset(Role)
 _ORGANISERS = frozenset({Role.ADMIN, Role.CHAIR, Role.SECRETARY})
 _ADMIN = frozenset({Role.ADMIN})
-_MEMBERS = frozenset({Relation.CHAIR, Relation.SECRETARY, Relation.INVITED})
-_HOSTS = frozenset({Relation.CHAIR, Relation.SECRETARY})
+_MEMBERS = frozenset({Relation.CHAIR, Relation.SECRETARY, Relation.ORGANISER, Relation.INVITED})
+_HOSTS = frozenset({Relation.CHAIR, Relation.SECRETARY, Relation.ORGANISER})
 
 PERMISSIONS: dict[Action, Rule] = {
     Action.SELF_VIEW: Rule(roles=_ALL_ROLES, endpoints=True),

@@ -158,7 +158,11 @@ async def list_meetings_for(session: AsyncSession, actor: Actor) -> list[Meeting
         invited = select(Invitation.meeting_id).where(or_(own, col(Invitation.unit_id).in_(units)))
         conditions = [col(Meeting.id).in_(invited)]
         if actor.kind is ActorKind.ACCOUNT:
-            conditions += [Meeting.chair_id == actor.id, Meeting.secretary_id == actor.id]
+            conditions += [
+                Meeting.chair_id == actor.id,
+                Meeting.secretary_id == actor.id,
+                Meeting.created_by_id == actor.id,
+            ]
         query = query.where(or_(*conditions))
     return list((await session.exec(query)).all())
 

@@ -1,5 +1,7 @@
 """Administrative units: province → district → commune."""
 
+from sqlalchemy import bindparam, literal
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,12 +55,27 @@ async def create_unit(
     return unit
 
 
+def _ancestor_chain():  # -> CTE of (id, parent_id, depth)
+    base = select(Unit.id, Unit.parent_id, literal(1).label("depth")).where(
+        Unit.id == bindparam("unit_id")
+    )
+    chain = base.cte("unit_chain", recursive=True)
+    up = aliased(Unit)
+    return chain.union_all(
+        select(up.id, up.parent_id, chain.c.depth + 1)
+        .where(up.id == chain.c.parent_id)
+        .where(chain.c.depth < MAX_DEPTH)
+    )
+
+
+# Built once: this runs on every socket.io ``join``, and building and cache-keying the
+# statement on each call costs more than running it.
+ANCESTOR_CHAIN = _ancestor_chain()
+"""Recursive CTE: the unit bound as ``unit_id`` and its ancestors, with their ``depth``."""
+_ANCESTOR_IDS = select(ANCESTOR_CHAIN.c.id).order_by(ANCESTOR_CHAIN.c.depth)
+
+
 async def ancestor_ids(session: AsyncSession, unit_id: int) -> list[int]:
-    """The unit itself followed by its ancestors up to the root."""
-    chain: list[int] = []
-    current: int | None = unit_id
-    while current is not None and len(chain) < MAX_DEPTH:
-        chain.append(current)
-        row = await session.exec(select(Unit.parent_id).where(Unit.id == current))
-        current = row.first()
-    return chain
+    """The unit itself followed by its ancestors up to the root (one recursive query)."""
+    rows = await session.exec(_ANCESTOR_IDS, params={"unit_id": unit_id})
+    return list(rows.all()) or [unit_id]

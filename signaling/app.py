@@ -41,6 +41,17 @@ from signaling.settings import Settings
 log = get_logger("phonghop.app")
 
 
+class JsonPacket(socketio.packet.Packet):
+    """socket.io packets that are never binary: everything the server sends is JSON.
+
+    The stock packet walks every value of every outgoing payload looking for ``bytes``
+    before encoding it; for the join ack, which lists every participant, that walk cost
+    about as much as the JSON encoding itself. Binary packets from clients still decode.
+    """
+
+    uses_binary_events = False
+
+
 @dataclass
 class AppState:
     """Everything the handlers need, owned by one application."""
@@ -264,6 +275,21 @@ def _signaling_context(state: AppState):  # -> cleanup context
     return signaling
 
 
+async def _drop_sockets(app: web.Application) -> None:
+    """On shutdown, drop every socket.io transport at once, as a lost network link would.
+
+    Otherwise aiohttp waits for each open websocket until the engine.io ping timeout (20 s)
+    before it can stop. A dropped transport (no engine.io ``close`` packet) makes clients
+    reconnect by themselves: to this server once restarted, or to another process.
+    """
+    sio = app[APP_STATE].sio
+    if sio is None:
+        return
+    for socket in list(sio.eio.sockets.values()):
+        await socket.close(wait=False, abort=True)  # the gateway sees a disconnect (grace)
+        socket.queue.put_nowait(None)  # ends the socket's writer, which closes the websocket
+
+
 def _base_url(settings: Settings) -> str:
     return f"http://{settings.host}:{settings.port}"
 
@@ -287,6 +313,7 @@ def create_app(settings: Settings) -> web.Application:
         client_manager=manager,
         cors_allowed_origins=settings.cors_origins or None,
         max_http_buffer_size=settings.max_socket_message_bytes,
+        serializer=JsonPacket,
         ping_interval=10,
         ping_timeout=10,
         logger=False,
@@ -296,6 +323,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [_database_context(state), _redis_context(state), _signaling_context(state)]
     )
+    app.on_shutdown.append(_drop_sockets)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/api/v1/openapi.json", openapi_view)

@@ -5,18 +5,22 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from meetings import accounts, db, endpoints, units
 from meetings.credentials import generate_password
-from meetings.errors import DomainError
+from meetings.errors import DomainError, InvalidInput
 from meetings.models import Role, UnitKind
 from signaling.api.convert import device_login_path
+from signaling.api.schemas import AccountIn, EndpointIn, PasswordResetIn, UnitIn
 from signaling.app import create_app
 from signaling.logs import configure_logging
 from signaling.settings import Settings
+
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
@@ -50,7 +54,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives there
+    if not settings.database_url:  # the default SQLite file lives in the data dir
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = db.create_engine(settings.resolved_database_url())
     try:
         await db.migrate(engine)
@@ -60,27 +65,47 @@ async def _with_session(settings: Settings, work: Callable[[Any], Awaitable[None
         await engine.dispose()
 
 
+def _validated(model: type[_Body], **values: Any) -> _Body:
+    """The API's input rules (lengths, username pattern, ...) hold for the CLI as well."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}") from exc
+
+
 def _admin(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     configure_logging("WARNING", settings.log_json)
 
     async def create_unit(session: Any) -> None:
-        unit = await units.create_unit(
-            session, args.name, UnitKind(args.kind), args.parent, args.code
+        b = _validated(
+            UnitIn, name=args.name, kind=args.kind, parent_id=args.parent, code=args.code
         )
+        unit = await units.create_unit(session, b.name, b.kind, b.parent_id, b.code)
         print(f"unit {unit.id}: {unit.name} ({unit.kind})")
 
     async def create_user(session: Any) -> None:
         password = args.password or generate_password()
+        b = _validated(
+            AccountIn,
+            username=args.username,
+            full_name=args.full_name,
+            unit_id=args.unit,
+            role=args.role,
+            password=password,
+        )
         account = await accounts.create_account(
-            session, args.username, args.full_name, args.unit, Role(args.role), password
+            session, b.username, b.full_name, b.unit_id, b.role, b.password
         )
         print(f"account {account.id}: {account.username} ({account.role})")
         if not args.password:
             print(f"password: {password}")
 
     async def create_endpoint(session: Any) -> None:
-        endpoint, token = await endpoints.create_endpoint(session, args.name, args.unit)
+        b = _validated(EndpointIn, name=args.name, unit_id=args.unit)
+        endpoint, token = await endpoints.create_endpoint(session, b.name, b.unit_id)
         print(f"endpoint {endpoint.id}: {endpoint.name}")
         print(f"device token (shown once): {token}")
         print(f"login link path: {device_login_path(token)}")
@@ -92,6 +117,7 @@ def _admin(args: argparse.Namespace) -> int:
         if not found:
             raise DomainError(f"no account named {args.username!r}")
         password = args.password or generate_password()
+        _validated(PasswordResetIn, new_password=password)
         await accounts.set_password(session, found[0].id or 0, password)
         from signaling.auth.sessions import close_sessions_of
 

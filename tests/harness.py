@@ -123,7 +123,9 @@ class Api:
             headers.setdefault("Authorization", f"Bearer {self.token}")
         if self.csrf:
             headers.setdefault("X-CSRF-Token", self.csrf)
-        async with self.http.request(method, self.base + path, json=json, headers=headers, **kw) as r:
+        async with self.http.request(
+            method, self.base + path, json=json, headers=headers, **kw
+        ) as r:
             body = await r.read()
             try:
                 data = await r.json(content_type=None) if body else None
@@ -181,15 +183,22 @@ async def build_world(server: Server, http: aiohttp.ClientSession) -> World:
     )
     communes = []
     for name in ("Xã Thanh Sơn", "Xã Đồn Đạc"):
-        _, c = await admin.post("/api/v1/units", {"name": name, "kind": "commune", "parent_id": dist["id"]})
+        _, c = await admin.post(
+            "/api/v1/units", {"name": name, "kind": "commune", "parent_id": dist["id"]}
+        )
         communes.append(c["id"])
     accounts: dict[str, int] = {}
     tokens: dict[str, str] = {"admin": admin.token or ""}
     for role in ("chair", "secretary", "delegate", "observer"):
         status, acc = await admin.post(
             "/api/v1/accounts",
-            {"username": f"{role}1", "full_name": f"Người {role}", "unit_id": prov["id"],
-             "role": role, "password": USER_PASSWORD},
+            {
+                "username": f"{role}1",
+                "full_name": f"Người {role}",
+                "unit_id": prov["id"],
+                "role": role,
+                "password": USER_PASSWORD,
+            },
         )
         assert status == 201, acc
         accounts[role] = acc["id"]
@@ -198,25 +207,44 @@ async def build_world(server: Server, http: aiohttp.ClientSession) -> World:
     accounts["admin"] = me["id"]
     endpoints, endpoint_tokens = [], []
     for commune in communes:
-        status, ep = await admin.post("/api/v1/endpoints", {"name": f"Điểm cầu {commune}", "unit_id": commune})
+        status, ep = await admin.post(
+            "/api/v1/endpoints", {"name": f"Điểm cầu {commune}", "unit_id": commune}
+        )
         assert status == 201, ep
         endpoints.append(ep["endpoint"]["id"])
         endpoint_tokens.append(ep["token"])
     chair = Api(server.url, http, token=tokens["chair"])
     status, meeting = await chair.post(
         "/api/v1/meetings",
-        {"title": "Giao ban tháng 11", "starts_at": "2026-11-24T08:00:00+07:00",
-         "chair_id": accounts["chair"], "secretary_id": accounts["secretary"]},
+        {
+            "title": "Giao ban tháng 11",
+            "starts_at": "2026-11-24T08:00:00+07:00",
+            "chair_id": accounts["chair"],
+            "secretary_id": accounts["secretary"],
+        },
     )
     assert status == 201, meeting
     status, _ = await chair.post(
         f"/api/v1/meetings/{meeting['id']}/invitations",
-        {"invitees": [{"kind": "account", "id": accounts["delegate"]},
-                      {"kind": "account", "id": accounts["observer"]},
-                      {"kind": "unit", "id": dist["id"]}]},
+        {
+            "invitees": [
+                {"kind": "account", "id": accounts["delegate"]},
+                {"kind": "account", "id": accounts["observer"]},
+                {"kind": "unit", "id": dist["id"]},
+            ]
+        },
     )
     assert status == 201
-    return World(prov["id"], dist["id"], communes, accounts, tokens, endpoints, endpoint_tokens, meeting["id"])
+    return World(
+        prov["id"],
+        dist["id"],
+        communes,
+        accounts,
+        tokens,
+        endpoints,
+        endpoint_tokens,
+        meeting["id"],
+    )
 
 
 async def sio_client(server: Server, token: str | None = None, **kw: Any) -> socketio.AsyncClient:
@@ -227,9 +255,9 @@ async def sio_client(server: Server, token: str | None = None, **kw: Any) -> soc
     return client
 
 
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+async def wait_for(predicate: Any, within: float = 5.0) -> None:
     """Poll until ``predicate()`` is true (for events delivered asynchronously)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")

@@ -26,6 +26,7 @@ from signaling.errors import ApiError, validation_details
 Handler = Callable[["RequestContext"], Awaitable[Any]]
 _PARAM = re.compile(r"{(\w+)}")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_ID = 2**31 - 1  # ids are INTEGER columns on every backend
 
 
 @dataclass
@@ -154,9 +155,14 @@ def _make_handler(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.Stre
                     state.authenticator.check_csrf(request, principal)
             meeting = None
             if spec.action is not None and principal is not None:
+                if params.get("meeting_id", 0) > MAX_ID:
+                    raise ApiError(404, "not_found", "meeting not found")
                 meeting = await access.check(
                     session, principal.actor, spec.action, params.get("meeting_id")
                 )
+            if any(value > MAX_ID for value in params.values()):
+                # Ids are 32-bit in the schema: a larger one names nothing and must not reach SQL.
+                raise ApiError(404, "not_found", "not found")
             query = _validate(spec.query, dict(request.query), "query") if spec.query else None
             body = _validate(spec.body, await _read_json(request), "body") if spec.body else None
             ctx = RequestContext(request, state, principal, session, body, query, params)

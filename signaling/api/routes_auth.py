@@ -97,11 +97,11 @@ async def device_login(ctx: RequestContext) -> TokenResponse:
     """Endpoints may also present the device token itself as a bearer credential."""
     address = ctx.state.client_address(ctx.request)
     limiter = ctx.state.login_limiter
-    if await limiter.blocked("device", address):
+    if await limiter.address_blocked(address):
         raise RateLimited("too many login attempts; try again later")
     principal = await ctx.state.authenticator.from_bearer(ctx.session, ctx.body.token)
     if principal is None or principal.actor.kind is not ActorKind.ENDPOINT:
-        await limiter.record("device", address, success=False)
+        await limiter.record_address_failure(address)
         log.warning("device_login.failed", address=address)
         raise Unauthenticated("unknown or revoked device token")
 
@@ -196,4 +196,6 @@ async def change_password(ctx: RequestContext) -> None:
         raise Unauthenticated("current password is wrong")
     await accounts.set_password(ctx.session, account.id or 0, ctx.body.new_password)
     await close_sessions_of(ctx.session, account.id or 0)
+    account_key = f"account:{account.id}"  # and its live socket.io connections
+    ctx.after_commit.append(lambda: ctx.state.signaling.disconnect_principal(account_key))
     ctx.cookies.append((SESSION_COOKIE, None, {"path": "/"}))

@@ -125,6 +125,8 @@ async def update_account(ctx: RequestContext) -> object:
     )
     if b.active is False:
         await close_sessions_of(ctx.session, account.id or 0)
+        account_key = f"account:{account.id}"  # and its live socket.io connections
+        ctx.after_commit.append(lambda: ctx.state.signaling.disconnect_principal(account_key))
     log.info(
         "account.updated",
         account=account.id,
@@ -148,6 +150,8 @@ async def reset_password(ctx: RequestContext) -> PasswordResetOut:
     password = ctx.body.new_password or generate_password()
     account = await accounts.set_password(ctx.session, ctx.params["account_id"], password)
     await close_sessions_of(ctx.session, account.id or 0)
+    account_key = f"account:{account.id}"  # and its live socket.io connections
+    ctx.after_commit.append(lambda: ctx.state.signaling.disconnect_principal(account_key))
     log.info("account.password_reset", account=account.id, actor=ctx.actor.key)
     return PasswordResetOut(password=password)
 

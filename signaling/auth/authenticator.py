@@ -83,7 +83,7 @@ class Authenticator:
                 account = await get_account(session, claims.id)
                 if (
                     not account.active
-                    or claims.issued_at + 1 < as_utc(account.password_changed_at).timestamp()
+                    or claims.issued_at < as_utc(account.password_changed_at).timestamp()
                 ):
                     return None
                 return Principal(account_actor(account))

@@ -103,6 +103,15 @@ class LoginLimiter:
             or await self.counter.count(f"user:{username.lower()}") >= self.max_per_account
         )
 
+    async def address_blocked(self, address: str) -> bool:
+        """True if this address has used up its attempts (for device logins, which name no
+        account: one shared "device" key would let anyone lock every device out)."""
+        return await self.counter.count(f"addr:{address}") >= self.max_per_address
+
+    async def record_address_failure(self, address: str) -> None:
+        """Count a failed attempt against the address only."""
+        await self.counter.hit(f"addr:{address}")
+
     async def record(self, username: str, address: str, success: bool) -> None:
         """Count an attempt; success clears the account's failures."""
         await self.counter.hit(f"addr:{address}")

@@ -36,7 +36,8 @@ class TokenIssuer:
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": f"{kind.value}:{actor_id}",
-            "iat": int(now.timestamp()),
+            # Sub-second precision: a password change must end tokens issued a moment before.
+            "iat": now.timestamp(),
             "exp": now + timedelta(seconds=self.ttl_seconds),
             "cv": credential_version,
         }

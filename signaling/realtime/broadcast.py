@@ -6,7 +6,6 @@ as one ``participant.joined`` / ``participant.left`` event carrying a list.
 """
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ class PresenceBroadcaster:
     _pending: dict[int, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _stopping: bool = False
 
     def joined(self, meeting_id: int, participant: Participant) -> None:
         """Queue a join."""
@@ -57,16 +57,24 @@ class PresenceBroadcaster:
         self._task = asyncio.create_task(self._run(), name="presence-flush")
 
     async def stop(self) -> None:
-        """Flush what is queued and stop."""
+        """Flush what is queued and stop.
+
+        Stops by a flag, not by cancelling: a cancellation landing inside a Redis publish can
+        be swallowed by the client library, which would leave this loop waiting forever.
+        """
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait([self._task], timeout=5)
+            if not done:
+                self._task.cancel()
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
+            if self._stopping:
+                return
             await asyncio.sleep(self.interval)  # gather the burst
             self._wake.clear()
             try:

@@ -1,7 +1,6 @@
 """The socket.io side of signaling: connect/disconnect, rooms, presence, negotiation relay."""
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -87,8 +86,8 @@ class SignalingGateway:
                 task.cancel()
         await self.broadcaster.stop()
         if self._control_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._control_task
+            # Bounded: redis-py can swallow a cancellation that lands inside a read.
+            await asyncio.wait([self._control_task], timeout=2)
 
     async def _emit(self, event: str, data: dict[str, Any], room: str) -> None:
         await self.sio.emit(event, data, room=room)
@@ -110,7 +109,11 @@ class SignalingGateway:
         ):
             self.events.add(EventSpec(name, model, Action.MEETING_MEDIA, self._relay(name)))
 
-    async def _on_any(self, event: str, sid: str, data: Any = None) -> dict[str, Any]:
+    async def _on_any(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+        # Every event takes exactly one payload object; anything else must still get an ack.
+        if len(args) > 1:
+            args = ({"__arguments__": len(args)},)
+        data = args[0] if args else None
         return await self.events.dispatch(event, self.connections.get(sid), data, self._count_error)
 
     def _count_error(self, code: str) -> None:

@@ -118,7 +118,7 @@ async def test_disconnect_then_grace_expiry_broadcasts_left(server, world: World
     )
     assert key in chair.keys
     await wait_for(
-        lambda: key not in chair.keys, timeout=server.settings.reconnect_grace_seconds + 3
+        lambda: key not in chair.keys, within=server.settings.reconnect_grace_seconds + 3
     )
     await chair.client.disconnect()
 
