@@ -22,6 +22,7 @@ from meetings.models import Meeting
 from meetings.permissions import PERMISSIONS, Action
 from signaling.auth.principal import Principal
 from signaling.errors import ApiError, validation_details
+from signaling.state import APP_STATE
 
 Handler = Callable[["RequestContext"], Awaitable[Any]]
 _PARAM = re.compile(r"{(\w+)}")
@@ -136,8 +137,6 @@ def _make_handler(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.Stre
     meeting_scoped = spec.action is not None and PERMISSIONS[spec.action].meeting_scoped
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        from signaling.app import APP_STATE  # late import: app imports the route modules
-
         state = request.app[APP_STATE]
         params = {name: int(request.match_info[name]) for name in spec.path_params}
         async with state.transaction() as session:
