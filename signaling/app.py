@@ -29,6 +29,7 @@ from signaling.demo import print_demo, seed_demo
 from signaling.errors import ApiError, error_body, status_for
 from signaling.logs import bound_context, get_logger
 from signaling.metrics import Metrics
+from signaling.realtime import fastjson
 from signaling.realtime.gateway import SignalingGateway
 from signaling.realtime.presence import MemoryPresence, RedisPresence
 from signaling.secrets_store import load_or_create_secret
@@ -272,6 +273,7 @@ def create_app(settings: Settings) -> web.Application:
         client_manager=manager,
         cors_allowed_origins=settings.cors_origins or None,
         max_http_buffer_size=settings.max_socket_message_bytes,
+        json=fastjson,
         serializer=JsonPacket,
         ping_interval=10,
         ping_timeout=10,

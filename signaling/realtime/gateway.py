@@ -4,6 +4,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import Any
 
 import socketio
@@ -201,7 +202,7 @@ class SignalingGateway:
             return {
                 "meeting": MeetingOut.model_validate(meeting).model_dump(mode="json"),
                 "self": participant.as_dict(),
-                "participants": [p.as_dict() for p in snapshot],
+                "participants": snapshot,
             }
 
     async def _leave(self, conn: Connection, payload: LeavePayload) -> dict[str, Any]:
@@ -218,9 +219,7 @@ class SignalingGateway:
             return
         if grace and self.grace_seconds > 0:
             if participant is not None:
-                self.broadcaster.updated(
-                    meeting_id, Participant(**{**participant.as_dict(), "connected": False})
-                )
+                self.broadcaster.updated(meeting_id, replace(participant, connected=False))
             task = asyncio.create_task(self._expire(meeting_id, conn.key, participant))
             self._grace[(meeting_id, conn.key)] = task
             return
