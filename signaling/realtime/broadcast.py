@@ -7,7 +7,7 @@ as one ``participant.joined`` / ``participant.left`` event carrying a list.
 The interval grows with the room: every flush costs one websocket write per participant, so
 a room of N waits max(base, N / recipients_per_second) between flushes (capped at
 ``max_interval``). A 30-person meeting sees changes within 100 ms; a 1000-commune briefing
-within 250 ms, at a bounded cost per second whatever N is.
+within 500 ms, at a bounded cost per second whatever N is.
 """
 
 import asyncio
@@ -35,7 +35,7 @@ class PresenceBroadcaster:
     emit: Emit
     count: Count
     interval: float
-    recipients_per_second: float = 4000.0
+    recipients_per_second: float = 2000.0
     max_interval: float = 1.0
     _sizes: dict[int, int] = field(default_factory=dict)
     _pending: dict[int, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)

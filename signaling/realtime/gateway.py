@@ -171,12 +171,12 @@ class SignalingGateway:
         meeting_id = payload.meeting_id
         with bound_context(meeting_id=meeting_id, actor=conn.key):
             async with self.transaction() as session:
-                meeting = await access.check(session, actor, Action.MEETING_JOIN, meeting_id)
-                assert meeting is not None
+                meeting, relations = await access.check_meeting(
+                    session, actor, Action.MEETING_JOIN, meeting_id
+                )
                 if meeting.state == MeetingState.ENDED.value:
                     raise Conflict("the meeting has ended")
-                relations = await access.relations_to(session, actor, meeting)
-                unit = await session.get(Unit, actor.unit_id)
+                unit = await session.get(Unit, actor.unit_id)  # loaded by the ancestor query
             participant = Participant(
                 key=conn.key,
                 kind=actor.kind.value,
