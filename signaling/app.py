@@ -39,17 +39,6 @@ from signaling.state import APP_STATE, AppState
 log = get_logger("phonghop.app")
 
 
-class JsonPacket(socketio.packet.Packet):
-    """socket.io packets that are never binary: everything the server sends is JSON.
-
-    The stock packet walks every value of every outgoing payload looking for ``bytes``
-    before encoding it; for the join ack, which lists every participant, that walk cost
-    about as much as the JSON encoding itself. Binary packets from clients still decode.
-    """
-
-    uses_binary_events = False
-
-
 def _json_error(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
 ) -> web.Response:
@@ -274,7 +263,7 @@ def create_app(settings: Settings) -> web.Application:
         cors_allowed_origins=settings.cors_origins or None,
         max_http_buffer_size=settings.max_socket_message_bytes,
         json=fastjson,
-        serializer=JsonPacket,
+        serializer=fastjson.JsonPacket,
         ping_interval=10,
         ping_timeout=10,
         logger=False,
