@@ -5,7 +5,14 @@ jitter buffer and decoder (aiortc issues 449 and 627: it has no forwarding mode)
 forward encoded packets instead, so we take them one step earlier: ``RTCDtlsTransport`` calls
 ``self._handle_rtp_data(data, arrival_time_ms=...)`` with the SRTP-unprotected datagram; the
 tap replaces that method on one transport instance and gives the bytes to the media plane
-untouched. tests/media/test_aiortc_hooks.py fails loudly if an upgrade moves any of this.
+untouched. Sending goes the other way round aiortc's coroutine send: SRTP protect, aioice's
+nominated pair, the datagram transport, all synchronous.
+
+Internals used: ``RTCDtlsTransport._handle_rtp_data`` / ``_tx_srtp`` / ``transport._connection``,
+aioice ``Connection._nominated``, ``RTCRtpTransceiver._codecs``, ``RTCRtpSender._ssrc``.
+``check_aiortc`` checks what exists on the classes; tests/media/test_aiortc_hooks.py and
+tests/media/test_forwarding.py exercise the instance-level ones with real peers and fail
+loudly if an upgrade moves any of them.
 """
 
 import inspect
@@ -13,6 +20,7 @@ from collections.abc import Callable
 
 import aiortc
 from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
 PINNED_AIORTC = "1.16.0"
 RtpSink = Callable[[bytes, int], None]  # (decrypted RTP datagram, arrival time in ms)
@@ -58,6 +66,36 @@ def untap_rtp(transport: RTCDtlsTransport) -> None:
     transport.__dict__.pop("_handle_rtp_data", None)
 
 
-async def send_rtp(transport: RTCDtlsTransport, packet: bytes) -> None:
-    """SRTP-protect and send one RTP packet on this transport (aiortc's own send step)."""
-    await transport._send_rtp(packet)
+# A consumer whose UDP socket cannot keep up drops its own packets instead of letting asyncio
+# buffer them without bound (a stalled commune link must not grow the server's memory).
+MAX_PENDING_BYTES = 256 * 1024
+
+
+def send_rtp_nowait(transport: RTCDtlsTransport, packet: bytes | bytearray) -> bool:
+    """SRTP-protect and send one RTP packet without awaiting; False if it was dropped.
+
+    aiortc's own ``_send_rtp`` is a coroutine (a task per packet per consumer on the hot
+    path); every step under it is synchronous: SRTP protect, aioice's nominated candidate
+    pair, and the asyncio datagram transport.
+    """
+    srtp = getattr(transport, "_tx_srtp", None)
+    pair = transport.transport._connection._nominated.get(1)
+    if srtp is None or pair is None:
+        return False  # not connected (yet, or any more)
+    udp = pair.protocol.transport
+    if udp is None or udp.get_write_buffer_size() > MAX_PENDING_BYTES:
+        return False
+    udp.sendto(srtp.protect(bytes(packet)), pair.remote_addr)
+    return True
+
+
+def outgoing_stream(transceiver: RTCRtpTransceiver, mime_type: str) -> tuple[int, int]:
+    """(SSRC, negotiated payload type of ``mime_type``) of a transceiver's sender.
+
+    aiortc keeps both private: the SSRC it announced in the SDP and the codec list agreed in
+    the last negotiation. Forwarded packets must carry exactly these to be accepted.
+    """
+    for codec in transceiver._codecs:
+        if codec.mimeType.lower() == mime_type.lower():
+            return transceiver.sender._ssrc, codec.payloadType
+    raise LookupError(f"{mime_type} was not negotiated on transceiver {transceiver.mid}")
