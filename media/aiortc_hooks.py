@@ -71,13 +71,7 @@ def untap_rtp(transport: RTCDtlsTransport) -> None:
 MAX_PENDING_BYTES = 256 * 1024
 
 
-def send_rtp_nowait(transport: RTCDtlsTransport, packet: bytes | bytearray) -> bool:
-    """SRTP-protect and send one RTP packet without awaiting; False if it was dropped.
-
-    aiortc's own ``_send_rtp`` is a coroutine (a task per packet per consumer on the hot
-    path); every step under it is synchronous: SRTP protect, aioice's nominated candidate
-    pair, and the asyncio datagram transport.
-    """
+def _send_datagram(transport: RTCDtlsTransport, protect: str, packet: bytes) -> bool:
     srtp = getattr(transport, "_tx_srtp", None)
     pair = transport.transport._connection._nominated.get(1)
     if srtp is None or pair is None:
@@ -85,8 +79,38 @@ def send_rtp_nowait(transport: RTCDtlsTransport, packet: bytes | bytearray) -> b
     udp = pair.protocol.transport
     if udp is None or udp.get_write_buffer_size() > MAX_PENDING_BYTES:
         return False
-    udp.sendto(srtp.protect(bytes(packet)), pair.remote_addr)
+    udp.sendto(getattr(srtp, protect)(packet), pair.remote_addr)
     return True
+
+
+def send_rtp_nowait(transport: RTCDtlsTransport, packet: bytes | bytearray) -> bool:
+    """SRTP-protect and send one RTP packet without awaiting; False if it was dropped.
+
+    aiortc's own ``_send_rtp`` is a coroutine (a task per packet per consumer on the hot
+    path); every step under it is synchronous: SRTP protect, aioice's nominated candidate
+    pair, and the asyncio datagram transport.
+    """
+    return _send_datagram(transport, "protect", bytes(packet))
+
+
+def send_rtcp_nowait(transport: RTCDtlsTransport, packet: bytes) -> bool:
+    """SRTCP-protect and send one RTCP packet without awaiting; False if it was dropped."""
+    return _send_datagram(transport, "protect_rtcp", packet)
+
+
+def tap_rtcp(transport: RTCDtlsTransport, sink: Callable[[bytes], None]) -> None:
+    """Show this transport's incoming (decrypted) RTCP to ``sink`` first.
+
+    aiortc still processes it afterwards: its senders keep their receiver-report statistics.
+    """
+    check_aiortc()
+    stock = transport._handle_rtcp_data
+
+    async def handle_rtcp_data(data: bytes) -> None:
+        sink(data)
+        await stock(data)
+
+    transport._handle_rtcp_data = handle_rtcp_data  # type: ignore[method-assign]
 
 
 def outgoing_stream(transceiver: RTCRtpTransceiver, mime_type: str) -> tuple[int, int]:
