@@ -83,14 +83,14 @@ def _send_datagram(transport: RTCDtlsTransport, protect: str, packet: bytes) -> 
     return True
 
 
-def send_rtp_nowait(transport: RTCDtlsTransport, packet: bytes | bytearray) -> bool:
+def send_rtp_nowait(transport: RTCDtlsTransport, packet: bytes) -> bool:
     """SRTP-protect and send one RTP packet without awaiting; False if it was dropped.
 
     aiortc's own ``_send_rtp`` is a coroutine (a task per packet per consumer on the hot
     path); every step under it is synchronous: SRTP protect, aioice's nominated candidate
     pair, and the asyncio datagram transport.
     """
-    return _send_datagram(transport, "protect", bytes(packet))
+    return _send_datagram(transport, "protect", packet)
 
 
 def send_rtcp_nowait(transport: RTCDtlsTransport, packet: bytes) -> bool:

@@ -52,9 +52,8 @@ class Consumer:
         if self._sequence_offset is None:
             self._sequence_offset = (random.getrandbits(15) - header.sequence) & 0xFFFF
             self._timestamp_offset = (random.getrandbits(31) - header.timestamp) & 0xFFFFFFFF
-        packet = bytearray(data)
-        rtp.rewrite(
-            packet,
+        packet = rtp.rewritten(
+            data,
             self.payload_type,
             header.sequence + self._sequence_offset,
             header.timestamp + self._timestamp_offset,

@@ -1,8 +1,8 @@
 """RTP headers read and rewritten in place, without building packet objects.
 
 The forwarding path touches every packet once per consumer. Reading the fixed header and
-patching four fields in a copied ``bytearray`` takes 1.4 µs per packet against 5.1 µs for
-aiortc's ``RtpPacket.parse`` + ``serialize`` (``python bench/rtp_rewrite.py``, 3.6x). Header
+writing the consumer's copy (``rewritten``) is several times cheaper than aiortc's
+``RtpPacket.parse`` + ``serialize``; ``python bench/rtp_rewrite.py`` prints both. Header
 extensions are parsed only when asked for (MID/RID for routing, audio level for the speaker).
 """
 
@@ -96,6 +96,22 @@ def rewrite(packet: bytearray, payload_type: int, sequence: int, timestamp: int,
     """Give a forwarded packet its consumer's payload type, sequence, timestamp and SSRC."""
     packet[1] = (packet[1] & 0x80) | (payload_type & 0x7F)
     _SEQ_TS_SSRC.pack_into(packet, 2, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
+
+
+def rewritten(data: bytes, payload_type: int, sequence: int, timestamp: int, ssrc: int) -> bytes:
+    """A consumer's copy of ``data`` with its own PT, sequence, timestamp and SSRC.
+
+    One copy, straight into ``bytes`` (what SRTP protect takes): a new fixed header joined
+    with a view of everything after it. CSRCs, extensions and payload are untouched.
+    """
+    head = _FIXED.pack(
+        data[0],
+        (data[1] & 0x80) | (payload_type & 0x7F),
+        sequence & 0xFFFF,
+        timestamp & 0xFFFFFFFF,
+        ssrc,
+    )
+    return b"".join((head, memoryview(data)[12:]))
 
 
 def audio_level(value: bytes) -> tuple[bool, int]:

@@ -99,3 +99,12 @@ def test_rtcp_is_told_apart_from_rtp():
 def test_malformed_packets_are_refused(data: bytes):
     with pytest.raises(ValueError):
         rtp.parse_header(data)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_rewritten_copy_equals_the_in_place_rewrite(seed: int):
+    data = _packet(seed, with_extensions=seed % 2 == 0).serialize(_EXT_MAP)
+    in_place = bytearray(data)
+    rtp.rewrite(in_place, 101, 65536 + seed, (1 << 32) + seed, 99)
+    copy = rtp.rewritten(data, 101, 65536 + seed, (1 << 32) + seed, 99)
+    assert isinstance(copy, bytes) and copy == bytes(in_place)
