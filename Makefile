@@ -18,12 +18,18 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(VENV)/.installed $@
 
+# The browser client's npm packages (socket.io-client), served from web/node_modules.
+WEB_DEPS := web/node_modules/.package-lock.json
+$(WEB_DEPS): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## Run the server on the embedded default (SQLite in ./data, no Redis) with a live demo meeting.
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(WEB_DEPS)
 	$(BIN)/phonghop serve --demo --data-dir $(DATA_DIR)
 
 ## Install test dependencies, start PostgreSQL and Redis if needed, lint, run the whole suite.
-test: $(VENV)/.installed-test services
+test: $(VENV)/.installed-test $(WEB_DEPS) services
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

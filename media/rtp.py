@@ -1,7 +1,7 @@
-"""RTP headers read and rewritten in place, without building packet objects.
+"""RTP headers read, and consumer copies written, without building packet objects.
 
 The forwarding path touches every packet once per consumer. Reading the fixed header and
-writing the consumer's copy (``rewritten``) is several times cheaper than aiortc's
+writing the consumer's copy (``forwarded``) is several times cheaper than aiortc's
 ``RtpPacket.parse`` + ``serialize``; ``python bench/rtp_rewrite.py`` prints both. Header
 extensions are parsed only when asked for (MID/RID for routing, audio level for the speaker).
 """
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 RTP_VERSION = 2
 _FIXED = struct.Struct("!BBHII")
-_SEQ_TS_SSRC = struct.Struct("!HII")
 ONE_BYTE_PROFILE = 0xBEDE
 TWO_BYTE_PROFILE_MASK = 0xFFF0
 TWO_BYTE_PROFILE = 0x1000
@@ -92,28 +91,48 @@ def extensions(data: bytes | bytearray | memoryview, header: RtpHeader) -> dict[
     return found
 
 
-def rewrite(packet: bytearray, payload_type: int, sequence: int, timestamp: int, ssrc: int) -> None:
-    """Give a forwarded packet its consumer's payload type, sequence, timestamp and SSRC."""
-    packet[1] = (packet[1] & 0x80) | (payload_type & 0x7F)
-    _SEQ_TS_SSRC.pack_into(packet, 2, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
+def audio_level(value: bytes) -> tuple[bool, int]:
+    """RFC 6464 element: (voice activity flag, level in -dBov, 0 loudest … 127 silent)."""
+    return bool(value[0] & 0x80), value[0] & 0x7F
 
 
-def rewritten(data: bytes, payload_type: int, sequence: int, timestamp: int, ssrc: int) -> bytes:
-    """A consumer's copy of ``data`` with its own PT, sequence, timestamp and SSRC.
+def extension_block(elements: list[tuple[int, bytes]]) -> bytes:
+    """An RFC 8285 one-byte-header extension block (profile, length, elements, padding).
 
-    One copy, straight into ``bytes`` (what SRTP protect takes): a new fixed header joined
-    with a view of everything after it. CSRCs, extensions and payload are untouched.
+    Empty when there is nothing to carry: the caller then clears the X bit.
     """
+    if not elements:
+        return b""
+    body = b"".join(
+        bytes(((ext_id << 4) | (len(value) - 1),)) + value for ext_id, value in elements
+    )
+    body += b"\x00" * (-len(body) % 4)
+    return struct.pack("!HH", ONE_BYTE_PROFILE, len(body) // 4) + body
+
+
+def forwarded(
+    data: bytes,
+    header: RtpHeader,
+    payload_type: int,
+    sequence: int,
+    timestamp: int,
+    ssrc: int,
+    extension: bytes,
+) -> bytes:
+    """A consumer's copy of ``data`` carrying its own extension block.
+
+    The publisher's extension IDs mean nothing to the subscriber (each side negotiated its
+    own), and MID/RID must not leak (browsers route by MID): the SFU replaces the block with
+    one in the consumer's IDs. CSRCs, padding and payload are kept as they are.
+    """
+    csrc_end = 12 + 4 * (data[0] & 0x0F)
+    first = (data[0] & 0xEF) | (0x10 if extension else 0)
     head = _FIXED.pack(
-        data[0],
+        first,
         (data[1] & 0x80) | (payload_type & 0x7F),
         sequence & 0xFFFF,
         timestamp & 0xFFFFFFFF,
         ssrc,
     )
-    return b"".join((head, memoryview(data)[12:]))
-
-
-def audio_level(value: bytes) -> tuple[bool, int]:
-    """RFC 6464 element: (voice activity flag, level in -dBov, 0 loudest … 127 silent)."""
-    return bool(value[0] & 0x80), value[0] & 0x7F
+    view = memoryview(data)
+    return b"".join((head, view[12:csrc_end], extension, view[header.header_length :]))

@@ -46,6 +46,7 @@ class Action(StrEnum):
     MEETING_END = "meeting.end"
     MEETING_JOIN = "meeting.join"
     MEETING_MEDIA = "meeting.media"
+    MEDIA_DIRECT = "media.direct"  # choose what everyone sees (spotlight) and page the grid
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.MEETING_END: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
     Action.MEETING_JOIN: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
     Action.MEETING_MEDIA: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.MEDIA_DIRECT: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
 }
 
 

@@ -14,9 +14,10 @@ from aiohttp import web
 from redis.asyncio import Redis
 from structlog.contextvars import clear_contextvars
 
+from media.worker import Worker
 from meetings import db, scheduling
 from meetings.errors import DomainError
-from signaling import __version__, housekeeping
+from signaling import __version__, housekeeping, static_routes
 from signaling.api import routes_auth, routes_directory, routes_meetings  # noqa: F401 (declare routes)
 from signaling.api.openapi import build_openapi
 from signaling.api.schemas import HealthOut
@@ -27,6 +28,7 @@ from signaling.auth.tokens import TokenIssuer
 from signaling.bootstrap import ensure_admin, print_admin_password
 from signaling.demo import print_demo, seed_demo
 from signaling.errors import ApiError, error_body, status_for
+from signaling.ice import ice_servers_for, media_network
 from signaling.logs import bound_context, get_logger
 from signaling.metrics import Metrics
 from signaling.realtime import fastjson
@@ -213,6 +215,8 @@ def _signaling_context(state: AppState):  # -> cleanup context
             flush_seconds=state.settings.presence_flush_ms / 1000,
             redis=state.redis,
             control_channel=f"{state.settings.redis_namespace}:control",
+            media_worker=Worker(lambda event, data: None, network=media_network(state.settings)),
+            ice_servers=lambda key: ice_servers_for(state.settings, key),
         )
         await state.signaling.start()
         if "demo" in state.extras:
@@ -278,4 +282,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/api/v1/openapi.json", openapi_view)
     API.install(app)
+    static_routes.install(app)
     return app

@@ -1,9 +1,29 @@
 """Settings from the command line and ``PHONGHOP_*`` environment variables."""
 
+import ipaddress
+import json
+import re
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# RFC 7064 / RFC 7065 URIs (host: a name, an IPv4 address or a bracketed IPv6 address).
+_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)"
+STUN_URL = re.compile(rf"stuns?:{_HOST}(?::\d{{1,5}})?")
+TURN_URL = re.compile(rf"turns?:{_HOST}(?::\d{{1,5}})?(?:\?transport=(?:udp|tcp))?")
+MIN_MEDIA_PORT, MAX_MEDIA_PORT = 1024, 65535
+
+
+def _split_list(value: Any) -> Any:
+    """``PHONGHOP_X=a,b`` or ``PHONGHOP_X=["a","b"]`` from the environment; lists pass through."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 class Settings(BaseSettings):
@@ -41,6 +61,101 @@ class Settings(BaseSettings):
 
     trust_proxy: bool = False  # believe X-Real-IP / X-Forwarded-For from a reverse proxy
     cors_origins: list[str] = Field(default_factory=list)
+
+    # ICE for browsers and endpoints (signaling/ice.py hands these out; deploy/coturn).
+    ice_servers: Annotated[list[str], NoDecode] = Field(default_factory=list)  # stun:/stuns: URLs
+    turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)  # turn:/turns: URLs
+    turn_secret: str | None = None  # coturn static-auth-secret (use-auth-secret REST credentials)
+    turn_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+
+    # Media plane UDP (media/ports.py). Both port bounds None → the OS picks ephemeral ports.
+    media_udp_port_min: int | None = 40000
+    media_udp_port_max: int | None = 49999
+    media_announced_address: str | None = None  # public IP of a 1:1 NAT in front of the server
+    # Local IPs to gather host candidates on; None → every non-loopback address plus 127.0.0.1.
+    media_bind_addresses: Annotated[list[str] | None, NoDecode] = None
+
+    @field_validator("ice_servers", "turn_urls", "media_bind_addresses", mode="before")
+    @classmethod
+    def _lists_from_env(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _check_ice_servers(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if TURN_URL.fullmatch(url):
+                raise ValueError(
+                    f"{url!r} is a TURN URL: put it in PHONGHOP_TURN_URLS (with"
+                    " PHONGHOP_TURN_SECRET) so that clients get time-limited credentials for it"
+                )
+            if not STUN_URL.fullmatch(url):
+                raise ValueError(f"{url!r} is not a STUN URL (stun:host[:port] or stuns:…)")
+        return urls
+
+    @field_validator("turn_urls")
+    @classmethod
+    def _check_turn_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not TURN_URL.fullmatch(url):
+                raise ValueError(
+                    f"{url!r} is not a TURN URL (turn:host[:port][?transport=udp|tcp] or turns:…)"
+                )
+        return urls
+
+    @field_validator("media_announced_address")
+    @classmethod
+    def _check_announced(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            address = ipaddress.ip_address(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address (ICE candidates carry IPs)") from None
+        if address.is_unspecified or address.is_loopback:
+            raise ValueError(f"{value!r} cannot be announced to clients")
+        return str(address)
+
+    @field_validator("media_bind_addresses")
+    @classmethod
+    def _check_bind_addresses(cls, values: list[str] | None) -> list[str] | None:
+        if not values:
+            return None
+        checked = []
+        for value in values:
+            try:
+                address = ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a local IP address") from None
+            if address.is_unspecified:
+                raise ValueError(f"{value!r}: name the addresses, candidates need a concrete one")
+            checked.append(str(address))
+        return checked
+
+    @model_validator(mode="after")
+    def _check_media_and_turn(self) -> "Settings":
+        low, high = self.media_udp_port_min, self.media_udp_port_max
+        if (low is None) != (high is None):
+            raise ValueError(
+                "set both PHONGHOP_MEDIA_UDP_PORT_MIN and PHONGHOP_MEDIA_UDP_PORT_MAX,"
+                " or neither (the OS then picks ephemeral ports)"
+            )
+        if low is not None and high is not None:
+            for name, port in (("MIN", low), ("MAX", high)):
+                if not MIN_MEDIA_PORT <= port <= MAX_MEDIA_PORT:
+                    raise ValueError(
+                        f"PHONGHOP_MEDIA_UDP_PORT_{name}={port} is outside"
+                        f" {MIN_MEDIA_PORT}-{MAX_MEDIA_PORT}"
+                    )
+            if low > high:
+                raise ValueError(
+                    f"PHONGHOP_MEDIA_UDP_PORT_MIN={low} is above PHONGHOP_MEDIA_UDP_PORT_MAX={high}"
+                )
+        if self.turn_urls and not self.turn_secret:
+            raise ValueError(
+                "PHONGHOP_TURN_URLS needs PHONGHOP_TURN_SECRET (coturn's static-auth-secret)"
+            )
+        return self
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the SQLite file inside the data dir."""

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from tests.harness import Server, World, build_world, make_settings, postgres_database
+from tests.harness import Api, Server, World, build_world, make_settings, postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,3 +46,25 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 async def world(server: Server, http: aiohttp.ClientSession) -> World:
     """Units, one account per role, two endpoints and a meeting, seeded through the API."""
     return await build_world(server, http)
+
+
+@pytest.fixture
+async def media_server(tmp_path) -> AsyncIterator[Server]:
+    """A server on SQLite only: media tests exercise the SFU, not the database backends."""
+    srv = Server(make_settings(tmp_path / "data", None))
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+@pytest.fixture
+async def media_world(media_server: Server) -> AsyncIterator[World]:
+    """The seeded world with its meeting started by the chair."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        world = await build_world(media_server, http)
+        chair = Api(media_server.url, http, token=world.tokens["chair"])
+        status, _ = await chair.post(f"/api/v1/meetings/{world.meeting_id}/start")
+        assert status == 200
+        yield world

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make PostgreSQL and Redis answer on loopback for the test suite, installing and starting
-# them when they are missing or stopped, and install Debian's chromium for browser tests.
+# them when they are missing or stopped, and install Debian's coturn and chromium for tests.
 set -euo pipefail
 
 SUDO=""
@@ -43,8 +43,15 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not answering on 127.0.0.1:6379" >&2; exit 1; }
 
+# coturn for tests/signaling/test_ice.py (each test starts its own turnserver on loopback). The
+# package enables a system-wide coturn with the default configuration: keep that one stopped.
+if ! command -v turnserver >/dev/null 2>&1; then
+  apt_install coturn
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+fi
+
 # Debian's chromium for the browser tests (no browser downloads work in closed networks).
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
-echo "services: postgresql ok, redis ok, chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
+echo "services: postgresql ok, redis ok, coturn ok, chromium $(chromium --version 2>/dev/null | awk '{print $2}')"

@@ -13,6 +13,7 @@ from signaling.api.schemas import (
     ParticipantOut,
 )
 from signaling.api.table import API
+from signaling.ice import IceServersOut, ice_servers_for
 from signaling.logs import get_logger
 
 log = get_logger("phonghop.meetings")
@@ -190,3 +191,16 @@ async def end_meeting(ctx: RequestContext) -> object:
 async def list_participants(ctx: RequestContext) -> list:
     """Presence: connected participants, and those within their reconnect grace period."""
     return await ctx.state.presence.snapshot(_meeting(ctx).id or 0)
+
+
+@API.route(
+    "GET",
+    "/meetings/{meeting_id}/ice-servers",
+    action=Action.MEETING_MEDIA,
+    response=IceServersOut,
+    summary="STUN/TURN servers for the meeting's media, with fresh TURN credentials",
+    tags=("meetings",),
+)
+async def get_ice_servers(ctx: RequestContext) -> dict:
+    """``{"ice_servers": [...]}`` for ``new RTCPeerConnection({iceServers})``; empty on a LAN."""
+    return {"ice_servers": ice_servers_for(ctx.state.settings, ctx.actor.key)}

@@ -11,18 +11,29 @@ import socketio
 from redis.asyncio import Redis
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from media.worker import Worker
 from meetings import access
 from meetings.actor import Actor, ActorKind
 from meetings.errors import Conflict, NotFound
 from meetings.models import Meeting, MeetingState, Unit
-from meetings.permissions import Action
+from meetings.permissions import Action, Relation
 from signaling.api.schemas import MeetingOut
 from signaling.auth.authenticator import Authenticator
 from signaling.logs import bound_context, get_logger
 from signaling.metrics import Metrics
 from signaling.realtime.broadcast import PresenceBroadcaster, meeting_room
+from signaling.realtime.conference import ConferenceCoordinator
 from signaling.realtime.events import Connection, EventRegistry, EventSpec
-from signaling.realtime.payloads import JoinPayload, LeavePayload, RtcAnswer, RtcCandidate, RtcOffer
+from signaling.realtime.payloads import (
+    JoinPayload,
+    LeavePayload,
+    MediaPage,
+    MediaSpotlight,
+    MediaView,
+    RtcAnswer,
+    RtcCandidate,
+    RtcOffer,
+)
 from signaling.realtime.presence import Participant, PresenceStore
 
 log = get_logger("phonghop.signaling")
@@ -56,6 +67,8 @@ class SignalingGateway:
         flush_seconds: float,
         redis: Redis | None = None,
         control_channel: str = "phonghop:control",
+        media_worker: Worker | None = None,
+        ice_servers: Callable[[str], list[dict[str, Any]]] = lambda key: [],
     ) -> None:
         self.sio = sio
         self.transaction = transaction
@@ -70,6 +83,10 @@ class SignalingGateway:
         self._control_task: asyncio.Task[None] | None = None
         self.broadcaster = PresenceBroadcaster(self._emit, presence.count, flush_seconds)
         self.events = EventRegistry()
+        # This process's SFU. With several signaling processes each has its own: a meeting's
+        # endpoints must reach the same process (nginx ip_hash) until Workers are piped.
+        self.media = ConferenceCoordinator(self._emit, media_worker)
+        self.ice_servers = ice_servers
         self._register()
 
     # ---- life cycle -------------------------------------------------------------------
@@ -86,6 +103,7 @@ class SignalingGateway:
             if task is not None:
                 task.cancel()
         await self.broadcaster.stop()
+        await self.media.close()
         if self._control_task is not None:
             # Bounded: redis-py can swallow a cancellation that lands inside a read.
             await asyncio.wait([self._control_task], timeout=2)
@@ -103,12 +121,14 @@ class SignalingGateway:
             EventSpec("join", JoinPayload, Action.MEETING_JOIN, self._join, needs_join=False)
         )
         self.events.add(EventSpec("leave", LeavePayload, Action.MEETING_VIEW, self._leave))
-        for name, model in (
-            ("rtc.offer", RtcOffer),
-            ("rtc.answer", RtcAnswer),
-            ("rtc.candidate", RtcCandidate),
-        ):
-            self.events.add(EventSpec(name, model, Action.MEETING_MEDIA, self._relay(name)))
+        media = Action.MEETING_MEDIA
+        self.events.add(EventSpec("rtc.offer", RtcOffer, media, self._offer))
+        self.events.add(EventSpec("rtc.answer", RtcAnswer, media, self._relay("rtc.answer")))
+        self.events.add(EventSpec("rtc.candidate", RtcCandidate, media, self._candidate))
+        self.events.add(EventSpec("media.view", MediaView, media, self._view))
+        direct = Action.MEDIA_DIRECT
+        self.events.add(EventSpec("media.spotlight", MediaSpotlight, direct, self._spotlight))
+        self.events.add(EventSpec("media.page", MediaPage, direct, self._page))
 
     async def _on_any(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         # Every event takes exactly one payload object; anything else must still get an ack.
@@ -203,6 +223,7 @@ class SignalingGateway:
                 "meeting": MeetingOut.model_validate(meeting).model_dump(mode="json"),
                 "self": participant.as_dict(),
                 "participants": snapshot,
+                "ice_servers": self.ice_servers(conn.key),
             }
 
     async def _leave(self, conn: Connection, payload: LeavePayload) -> dict[str, Any]:
@@ -212,6 +233,7 @@ class SignalingGateway:
 
     async def _detach(self, conn: Connection, meeting_id: int, grace: bool) -> None:
         conn.meetings.pop(meeting_id, None)
+        await self.media.leave(meeting_id, conn.sid)
         if conn.sid in self.connections or not grace:
             await self.sio.leave_room(conn.sid, meeting_room(meeting_id))
         participant = await self.presence.get(meeting_id, conn.key)
@@ -234,6 +256,41 @@ class SignalingGateway:
                 log.info("meeting.grace_expired")
             self.broadcaster.left(meeting_id, participant or {"key": key})
 
+    # ---- WebRTC negotiation with the SFU ------------------------------------------------
+
+    async def _offer(self, conn: Connection, payload: RtcOffer) -> dict[str, Any]:
+        if payload.to is not None:
+            return await self._relay("rtc.offer")(conn, payload)
+        relations = conn.meetings.get(payload.meeting_id, frozenset())
+        return await self.media.offer(
+            payload.meeting_id,
+            conn.sid,
+            conn.key,
+            chair=Relation.CHAIR in relations,
+            endpoint=conn.principal.actor.kind is ActorKind.ENDPOINT,
+            sdp=payload.sdp,
+            sources=dict(payload.sources or {}),
+        )
+
+    async def _candidate(self, conn: Connection, payload: RtcCandidate) -> dict[str, Any]:
+        if payload.to is not None:
+            return await self._relay("rtc.candidate")(conn, payload)
+        await self.media.candidate(
+            payload.meeting_id, conn.sid, payload.candidate, payload.sdpMid, payload.sdpMLineIndex
+        )
+        return {}
+
+    async def _view(self, conn: Connection, payload: MediaView) -> dict[str, Any]:
+        return await self.media.view(payload.meeting_id, conn.sid, payload.mid, payload.max_height)
+
+    async def _spotlight(self, conn: Connection, payload: MediaSpotlight) -> dict[str, Any]:
+        await self.media.spotlight(payload.meeting_id, payload.participant)
+        log.info("media.spotlight", meeting_id=payload.meeting_id, participant=payload.participant)
+        return {}
+
+    async def _page(self, conn: Connection, payload: MediaPage) -> dict[str, Any]:
+        return await self.media.page(payload.meeting_id, conn.sid, payload.page)
+
     # ---- WebRTC negotiation relay -----------------------------------------------------
 
     def _relay(self, event: str):  # -> EventHandler
@@ -242,7 +299,7 @@ class SignalingGateway:
         ) -> dict[str, Any]:
             if await self.presence.get(payload.meeting_id, payload.to) is None:
                 raise NotFound("that participant is not in the meeting")
-            body = payload.model_dump(exclude={"to"})
+            body = payload.model_dump(exclude={"to", "sources"})
             body["from"] = conn.key
             await self.sio.emit(event, body, room=principal_room(payload.to))
             return {}
@@ -264,6 +321,7 @@ class SignalingGateway:
         """The chair ended it: tell the room, close it, forget its presence."""
         self.metrics.live_meetings.dec()
         await self.meeting_event(meeting_id, "meeting.ended", data)
+        await self.media.end(meeting_id)
         for conn in self.connections.values():
             conn.meetings.pop(meeting_id, None)
         for (m, key), task in list(self._grace.items()):

@@ -36,11 +36,16 @@ def _check_sdp(sdp: str) -> str:
     return sdp
 
 
+ParticipantKey = Annotated[str, StringConstraints(pattern=r"^(account|endpoint):\d{1,10}$")]
+Mid = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")]
+Source = Literal["camera", "screen", "microphone"]
+
+
 class RtcDescription(Payload):
     """An offer or answer, relayed to one participant (``to``) in the same meeting."""
 
     meeting_id: MeetingId
-    to: Annotated[str, StringConstraints(pattern=r"^(account|endpoint):\d{1,10}$")]
+    to: ParticipantKey
     type: Literal["offer", "answer"]
     sdp: Annotated[str, StringConstraints(min_length=10, max_length=MAX_SDP)]
 
@@ -51,7 +56,11 @@ class RtcDescription(Payload):
 
 
 class RtcOffer(RtcDescription):
+    """Without ``to``, the offer is for the SFU; ``sources`` says what each sending mid carries."""
+
     type: Literal["offer"]
+    to: ParticipantKey | None = None  # type: ignore[assignment]
+    sources: Annotated[dict[Mid, Source], Field(max_length=16)] | None = None
 
 
 class RtcAnswer(RtcDescription):
@@ -62,7 +71,7 @@ class RtcCandidate(Payload):
     """A trickled ICE candidate; ``candidate`` null (or empty) marks the end of gathering."""
 
     meeting_id: MeetingId
-    to: Annotated[str, StringConstraints(pattern=r"^(account|endpoint):\d{1,10}$")]
+    to: ParticipantKey | None = None  # None: for the SFU
     candidate: Annotated[str, StringConstraints(max_length=1024)] | None
     sdpMid: Annotated[str, StringConstraints(max_length=64)] | None = None
     sdpMLineIndex: Annotated[int, Field(ge=0, le=1024)] | None = None
@@ -73,3 +82,25 @@ class RtcCandidate(Payload):
         if value and not value.startswith(("candidate:", "a=candidate:")):
             raise ValueError("ICE candidate must start with 'candidate:'")
         return value
+
+
+class MediaView(Payload):
+    """The height a client displays one of its receive slots at (0: hidden or unknown)."""
+
+    meeting_id: MeetingId
+    mid: Mid
+    max_height: Annotated[int, Field(ge=0, le=4320, strict=True)]
+
+
+class MediaSpotlight(Payload):
+    """The chair shows one participant to everyone (None: back to the chair)."""
+
+    meeting_id: MeetingId
+    participant: ParticipantKey | None
+
+
+class MediaPage(Payload):
+    """Which page of endpoint cameras the chair's grid shows."""
+
+    meeting_id: MeetingId
+    page: Annotated[int, Field(ge=0, le=10_000, strict=True)]

@@ -1,124 +1,151 @@
-"""Publisher → SFU (tap, Producer, Consumer) → subscriber, with real aiortc peers on loopback.
-
-The subscriber decodes video that the SFU forwarded without decoding or re-encoding it.
-"""
+"""Forwarding through the Worker with real aiortc endpoints: keyframes, numbering, isolation."""
 
 import asyncio
+from itertools import pairwise
 
-from aiortc import RTCConfiguration, RTCPeerConnection
-from aiortc.mediastreams import VideoStreamTrack
-
-from media import rtcp, rtp
-from media.aiortc_hooks import outgoing_stream, send_rtcp_nowait, tap_rtcp, tap_rtp
-from media.forwarding import Consumer, KeyframeRequester, Producer
-
-
-async def _negotiate(offerer: RTCPeerConnection, answerer: RTCPeerConnection) -> None:
-    await offerer.setLocalDescription(await offerer.createOffer())
-    await answerer.setRemoteDescription(offerer.localDescription)
-    await answerer.setLocalDescription(await answerer.createAnswer())
-    await offerer.setRemoteDescription(answerer.localDescription)
-
-
-async def test_subscriber_decodes_forwarded_video():
-    config = RTCConfiguration(iceServers=[])
-    publisher, sfu_in = RTCPeerConnection(config), RTCPeerConnection(config)
-    sfu_out, subscriber = RTCPeerConnection(config), RTCPeerConnection(config)
-    try:
-        # The SFU's leg to the subscriber: a sendonly video transceiver with no track, so
-        # aiortc never encodes; the SFU writes the forwarded packets into it.
-        out = sfu_out.addTransceiver("video", direction="sendonly")
-        await _negotiate(sfu_out, subscriber)
-        ssrc, payload_type = outgoing_stream(out, "video/VP8")
-        producer = Producer()
-        consumer = Consumer(out.sender.transport, ssrc, payload_type)
-        producer.consumers.append(consumer)
-
-        sfu_in.addTransceiver("video", direction="recvonly")
-        publisher.addTrack(VideoStreamTrack())
-        await _negotiate(publisher, sfu_in)
-        tap_rtp(sfu_in.getTransceivers()[0].receiver.transport, producer.on_rtp)
-
-        remote = subscriber.getTransceivers()[0].receiver.track
-        frames = [await asyncio.wait_for(remote.recv(), timeout=20) for _ in range(5)]
-        assert all(f.width == 640 and f.height == 480 for f in frames)
-        assert producer.received > 0 and consumer.sent > 0 and consumer.dropped == 0
-        # Nothing was decoded on the SFU's receiving side: aiortc's receiver saw no packet.
-        stats = await sfu_in.getTransceivers()[0].receiver.getStats()
-        inbound = [s for s in stats.values() if s.type == "inbound-rtp"]
-        assert sum(s.packetsReceived for s in inbound) == 0
-        # The subscriber's only peer sends no track of its own: every frame was forwarded.
-        assert out.sender.track is None
-    finally:
-        for pc in (publisher, sfu_in, sfu_out, subscriber):
-            await pc.close()
-
-
-async def _subscriber_leg(config: RTCConfiguration):
-    sfu_out, subscriber = RTCPeerConnection(config), RTCPeerConnection(config)
-    out = sfu_out.addTransceiver("video", direction="sendonly")
-    await _negotiate(sfu_out, subscriber)
-    for _ in range(200):  # DTLS up: the SRTP context exists
-        if getattr(out.sender.transport, "_tx_srtp", None) is not None:
-            break
-        await asyncio.sleep(0.02)
-    return sfu_out, subscriber, out
+from media import rtp
+from media.aiortc_hooks import observe_rtp
+from media.forwarding import KeyframeRequester
+from media.worker import Worker
+from tests.media.peers import Endpoint, frames
+from tests.media.test_sfu import Recorder, _connect, _producer
 
 
 async def test_late_subscriber_gets_a_keyframe_within_500_ms():
-    config = RTCConfiguration(iceServers=[])
-    publisher, sfu_in = RTCPeerConnection(config), RTCPeerConnection(config)
-    legs = []
+    notes = Recorder()
+    worker = Worker(notes)
+    publisher = Endpoint(audio=False)
+    early, late = Endpoint(audio=False, video=False), Endpoint(audio=False, video=False)
     try:
-        sfu_in.addTransceiver("video", direction="recvonly")
-        publisher.addTrack(VideoStreamTrack())
-        await _negotiate(publisher, sfu_in)
-        upstream = sfu_in.getTransceivers()[0].receiver.transport
-        producer = Producer()
-        producer.keyframes = KeyframeRequester(
-            lambda: send_rtcp_nowait(upstream, rtcp.pli(0x5FF0, producer.ssrc or 0)),
-            min_interval=0.2,
+        await worker.request("router.create", {"router_id": "m"})
+        await _connect(worker, "m", "pub", publisher)
+        video = _producer(notes, "pub", "video")
+        early.add_slots(audio=0, video=1)
+        await _connect(worker, "m", "early", early)
+        mid = early.slot_mids("video")[0]
+        await worker.request(
+            "consumer.assign", {"transport_id": "early", "mid": mid, "producer_id": video}
         )
+        await frames(early.track(mid), 10)
+        await asyncio.sleep(1.0)  # well past the first keyframe: aiortc sends the next only on PLI
+        requests = worker.routers["m"].producers[video].layers[0].keyframes
+        sent_before = requests.sent
 
-        def first_packet(data: bytes, arrival_ms: int) -> None:
-            if producer.ssrc is None:
-                producer.ssrc = rtp.parse_header(data).ssrc
-            producer.on_rtp(data, arrival_ms)
-
-        tap_rtp(upstream, first_packet)
-        early = await _subscriber_leg(config)
-        legs.append(early)
-        early_ssrc, early_pt = outgoing_stream(early[2], "video/VP8")
-        early_consumer = Consumer(early[2].sender.transport, early_ssrc, early_pt)
-        producer.add_consumer(early_consumer)
-        tap_rtcp(early[2].sender.transport, producer.on_consumer_rtcp)
-        early_track = early[1].getTransceivers()[0].receiver.track
-        for _ in range(10):
-            await asyncio.wait_for(early_track.recv(), timeout=20)
-        await asyncio.sleep(1.0)  # well past the first keyframe
-        requests_before = producer.keyframes.sent
-
-        late = await _subscriber_leg(config)
-        legs.append(late)
-        late_ssrc, late_pt = outgoing_stream(late[2], "video/VP8")
-        late_consumer = Consumer(late[2].sender.transport, late_ssrc, late_pt)
+        late.add_slots(audio=0, video=1)
+        await _connect(worker, "m", "late", late)
+        for _ in range(200):  # ICE and DTLS up, so the clock starts at the subscription
+            if late.pc.connectionState == "connected":
+                break
+            await asyncio.sleep(0.02)
+        late_mid = late.slot_mids("video")[0]
+        consumer = worker.transports["late"].slots[late_mid].consumer
         loop = asyncio.get_running_loop()
         added = loop.time()
-        producer.add_consumer(late_consumer)
-        while late_consumer.waiting_for_keyframe and loop.time() - added < 5:  # noqa: ASYNC110 (a flag set by the forwarding path, polled at 5 ms)
+        await worker.request(
+            "consumer.assign", {"transport_id": "late", "mid": late_mid, "producer_id": video}
+        )
+        while consumer.waiting_for_keyframe and loop.time() - added < 5:  # noqa: ASYNC110 (a flag set by the forwarding path, polled at 5 ms)
             await asyncio.sleep(0.005)
         waited = loop.time() - added
-        assert not late_consumer.waiting_for_keyframe, "no keyframe reached the late subscriber"
+        assert not consumer.waiting_for_keyframe, "no keyframe reached the late subscriber"
         assert waited <= 0.5, f"keyframe took {waited * 1000:.0f} ms"
-        assert producer.keyframes.sent > requests_before  # it came from our PLI
-        frame = await asyncio.wait_for(late[1].getTransceivers()[0].receiver.track.recv(), 10)
-        assert frame.width == 640
-        assert early_consumer.dropped == 0 and late_consumer.dropped == 0
+        assert requests.sent > sent_before  # it came from our PLI
+        frame = (await frames(late.track(late_mid), 1))[0]
+        assert frame.width == 320
+        assert consumer.dropped == 0
     finally:
-        if producer.keyframes is not None:
-            producer.keyframes.cancel()
-        for pc in (publisher, sfu_in, *(pc for leg in legs for pc in leg[:2])):
-            await pc.close()
+        await worker.close()
+        for e in (publisher, early, late):
+            await e.close()
+
+
+async def test_output_numbering_continues_across_a_producer_switch():
+    notes = Recorder()
+    worker = Worker(notes)
+    viewer, one, two = (
+        Endpoint(audio=False, video=False),
+        Endpoint(audio=False),
+        Endpoint(audio=False),
+    )
+    seen: list[tuple[int, int, int]] = []  # (ssrc, sequence, timestamp) as the viewer got them
+    try:
+        await worker.request("router.create", {"router_id": "m"})
+        viewer.add_slots(audio=0, video=1)
+        await _connect(worker, "m", "viewer", viewer)
+        await _connect(worker, "m", "one", one)
+        await _connect(worker, "m", "two", two)
+        observe_rtp(
+            viewer.pc.getTransceivers()[0].receiver.transport,
+            lambda data, _: seen.append(
+                (h := rtp.parse_header(data)).ssrc and (h.ssrc, h.sequence, h.timestamp)
+            ),
+        )
+        mid = viewer.slot_mids("video")[0]
+        track = viewer.track(mid)
+        for name in ("one", "two", "one"):
+            await worker.request(
+                "consumer.assign",
+                {
+                    "transport_id": "viewer",
+                    "mid": mid,
+                    "producer_id": _producer(notes, name, "video"),
+                },
+            )
+            await frames(track, 8)
+        consumer = worker.transports["viewer"].slots[mid].consumer
+        assert consumer.switches == 2
+        assert len({ssrc for ssrc, _, _ in seen}) == 1  # one stream, whoever is on it
+        sequences = [s for _, s, _ in seen]
+        steps = [(b - a) & 0xFFFF for a, b in pairwise(sequences)]
+        assert all(step == 1 for step in steps), f"gaps or reordering: {sorted(set(steps))}"
+        timestamps = [t for _, _, t in seen]
+        assert all(
+            0 <= (b - a) & 0xFFFFFFFF < 90000 for a, b in pairwise(timestamps)
+        )  # never backwards, never a jump of a second or more
+    finally:
+        await worker.close()
+        for e in (viewer, one, two):
+            await e.close()
+
+
+async def test_a_blocked_consumer_costs_the_others_nothing():
+    notes = Recorder()
+    worker = Worker(notes)
+    publisher = Endpoint(audio=False)
+    fine, blocked = Endpoint(audio=False, video=False), Endpoint(audio=False, video=False)
+    try:
+        await worker.request("router.create", {"router_id": "m"})
+        await _connect(worker, "m", "pub", publisher)
+        video = _producer(notes, "pub", "video")
+        for name, endpoint in (("fine", fine), ("blocked", blocked)):
+            endpoint.add_slots(audio=0, video=1)
+            await _connect(worker, "m", name, endpoint)
+            mid = endpoint.slot_mids("video")[0]
+            await worker.request(
+                "consumer.assign", {"transport_id": name, "mid": mid, "producer_id": video}
+            )
+            await frames(endpoint.track(mid), 3)
+        # The blocked endpoint's link is full: its socket reports a huge write backlog.
+        blocked_consumer = next(iter(worker.transports["blocked"].slots.values())).consumer
+        fine_consumer = next(iter(worker.transports["fine"].slots.values())).consumer
+
+        def full(packet: bytes) -> None:  # what a stalled link's socket answers
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+
+        blocked_consumer._send = full
+        blocked_consumer.resolve_sender = lambda: full  # type: ignore[method-assign]
+        producer = worker.routers["m"].producers[video]
+        received_before, fine_before = producer.received, fine_consumer.sent
+        await frames(fine.track(fine.slot_mids("video")[0]), 20)
+        forwarded = producer.received - received_before
+        assert forwarded > 0
+        assert blocked_consumer.dropped > 0  # it lost its own packets...
+        assert fine_consumer.sent - fine_before == forwarded  # ...and the other lost none
+        assert fine_consumer.dropped == 0
+    finally:
+        await worker.close()
+        for e in (publisher, fine, blocked):
+            await e.close()
 
 
 async def test_keyframe_requests_are_coalesced_and_rate_limited():

@@ -65,11 +65,13 @@ def test_header_matches_aiortc(seed: int):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_rewrite_changes_only_the_four_fields(seed: int):
+def test_forwarded_changes_only_the_four_fields(seed: int):
     packet = _packet(seed, with_extensions=True)
-    data = bytearray(packet.serialize(_EXT_MAP))
-    rtp.rewrite(data, payload_type=100, sequence=70000 + seed, timestamp=(1 << 32) + 5, ssrc=1234)
-    again = RtpPacket.parse(bytes(data), _EXT_MAP)
+    data = packet.serialize(_EXT_MAP)
+    header = rtp.parse_header(data)
+    block = data[12 + 4 * (data[0] & 0x0F) : header.header_length]  # the publisher's own
+    out = rtp.forwarded(data, header, 100, 70000 + seed, (1 << 32) + 5, 1234, block)
+    again = RtpPacket.parse(out, _EXT_MAP)
     assert again.payload_type == 100 and again.marker == packet.marker
     assert again.sequence_number == (70000 + seed) & 0xFFFF
     assert again.timestamp == 5 and again.ssrc == 1234
@@ -102,9 +104,15 @@ def test_malformed_packets_are_refused(data: bytes):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_rewritten_copy_equals_the_in_place_rewrite(seed: int):
-    data = _packet(seed, with_extensions=seed % 2 == 0).serialize(_EXT_MAP)
-    in_place = bytearray(data)
-    rtp.rewrite(in_place, 101, 65536 + seed, (1 << 32) + seed, 99)
-    copy = rtp.rewritten(data, 101, 65536 + seed, (1 << 32) + seed, 99)
-    assert isinstance(copy, bytes) and copy == bytes(in_place)
+def test_forwarded_copy_replaces_the_extension_block(seed: int):
+    packet = _packet(seed, with_extensions=seed % 2 == 0)
+    data = packet.serialize(_EXT_MAP)
+    header = rtp.parse_header(data)
+    block = rtp.extension_block([(1, bytes([0x80 | seed]))])  # subscriber's IDs: level only
+    copy = rtp.forwarded(data, header, 101, 65536 + seed, (1 << 32) + seed, 99, block)
+    again = RtpPacket.parse(copy, _EXT_MAP)
+    assert isinstance(copy, bytes)
+    assert copy.endswith(data[header.header_length :])  # payload and padding untouched
+    assert again.extensions.audio_level == (True, seed) and again.extensions.mid is None
+    assert again.payload_type == 101 and again.payload == packet.payload
+    assert again.sequence_number == seed and again.timestamp == seed and again.ssrc == 99

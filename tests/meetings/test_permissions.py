@@ -44,6 +44,7 @@ POLICY: dict[Action, tuple[set[Role], set[Relation], bool, bool]] = {
     Action.MEETING_END: (set(), {Relation.CHAIR}, False, True),
     Action.MEETING_JOIN: ({ADMIN}, MEMBERS, False, True),
     Action.MEETING_MEDIA: ({ADMIN}, MEMBERS, False, True),
+    Action.MEDIA_DIRECT: (set(), {Relation.CHAIR}, False, True),  # spotlight, grid pages
 }
 
 RELATION_SETS = [

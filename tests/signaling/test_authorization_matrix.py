@@ -262,6 +262,7 @@ for _method, _path in (
     ("GET", "/meetings/{meeting_id}"),
     ("GET", "/meetings/{meeting_id}/invitations"),
     ("GET", "/meetings/{meeting_id}/participants"),
+    ("GET", "/meetings/{meeting_id}/ice-servers"),
 ):
     _simple(_method, _path)
 

@@ -1,0 +1,320 @@
+"""Fan-out benchmark: one 720p30 VP8 + Opus publisher, N subscribers, one SFU at a time.
+
+The publisher process sends a pre-encoded stream (about 2.5 Mbit/s VP8 at 1280x720, 30 fps,
+keyframe every 2 s, plus Opus 20 ms; encoded once and cached, see fanout_lib/source.py) into
+the SFU. N subscriber peers in several processes count every RTP packet per stream at the
+transport (no aiortc receiver, no decoding), NACK gaps and count what is still missing after a
+second as lost, and record when the first packet of each video frame arrives; the publisher
+records when it sent it, so added latency = arrival − publisher send time (one machine, one
+monotonic clock; frames matched by their payload bytes, which every forwarding SFU keeps). One
+of the N runs alone in its own process and decodes with aiortc, to prove the frames are valid.
+Server CPU comes from /proc/<pid>/stat over the measuring window.
+
+SFUs (``--sfu``, or ``--compare a,b,…`` to run several one after another):
+
+- ``phonghop``: this project (``python -m signaling serve``), negotiated over socket.io.
+- ``relay``: aiortc's ``MediaRelay`` (decode once, encode per subscriber), capped at
+  ``--relay-subscribers`` (default 10): it runs out of CPU long before the others.
+- ``janus``: Debian's Janus 1.1.2, VideoRoom plugin, driven over its HTTP API. It leaves
+  loopback out of its ICE candidates, so it runs in a network namespace the benchmark creates
+  and removes (a veth pair, needs root).
+
+Progress goes to stderr; the last line on stdout is one JSON object::
+
+    {"runs": {"<sfu>": {"subscribers", "seconds", "packets_in", "packets_out",
+                        "frames_delivered", "server_cpu_s", "cpu_us_per_packet_out", "loss_pct",
+                        "p50_added_latency_ms", "p99_added_latency_ms", "decoded_frames_ok"}},
+     "ratios": {"phonghop_vs_janus_cpu_per_packet": x, "relay_vs_phonghop_cpu_per_frame": y}}
+
+A ratio is null unless both its runs were asked for.
+
+Usage::
+
+    python bench/fanout.py --sfu phonghop --subscribers 100 --seconds 30
+    python bench/fanout.py --compare phonghop,relay,janus --subscribers 50 --seconds 20
+"""
+
+import argparse
+import bisect
+import json
+import multiprocessing as mp
+import os
+import queue
+import sys
+import time
+from typing import Any
+
+from fanout_lib import common
+from fanout_lib.common import log
+from fanout_lib.publisher import publisher_main
+from fanout_lib.servers import SfuServer, start_server
+from fanout_lib.source import SourceParams, load_or_encode
+from fanout_lib.subscriber import Counts, subscriber_main
+
+SFUS = ("phonghop", "relay", "janus")
+
+
+def collect(
+    results: Any,
+    inbox: dict[tuple[str, Any], Any],
+    kind: str,
+    who: list[Any],
+    within: float,
+    procs: list,
+) -> dict[Any, Any]:
+    """Wait for one ``kind`` message from each of ``who``; keep other messages in ``inbox``."""
+    got = {w: inbox.pop((kind, w)) for w in who if (kind, w) in inbox}
+    deadline = time.monotonic() + within
+    while len(got) < len(who):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            missing = [w for w in who if w not in got]
+            raise TimeoutError(f"{missing} did not report {kind!r} within {within:.0f} s")
+        try:
+            what, sender, data = results.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            dead = [p.name for p in procs if not p.is_alive()]
+            if dead:
+                raise RuntimeError(f"processes {dead} exited early") from None
+            continue
+        if what == "error":
+            raise RuntimeError(f"{sender} failed: {data}")
+        if what == kind and sender in who:
+            got[sender] = data
+        else:
+            inbox[(what, sender)] = data
+    return got
+
+
+def added_latencies(
+    counts: list[Counts], sent: list[tuple[int, bytes, float]], origins: dict[int, int]
+) -> list[float]:
+    """Arrival − publisher send time (ms) of the first packet of every video frame received.
+
+    Forwarded frames are found by their key (several sends of one key: the source loops, so
+    the latest send before the arrival); re-encoded frames (relay) by the publisher's RTP
+    timestamp, ``subscriber timestamp − encoder origin``.
+    """
+    by_key: dict[bytes, list[float]] = {}
+    by_timestamp: dict[int, float] = {}
+    for timestamp, key, at in sent:
+        by_key.setdefault(key, []).append(at)
+        by_timestamp[timestamp] = at
+    values: list[float] = []
+    for c in counts:
+        for ssrc, timestamp, key, arrival in c.records:
+            if ssrc in origins:
+                source = timestamp - origins[ssrc]
+                at = next(  # the re-encoded timestamp may be rounded by a tick or two
+                    (
+                        by_timestamp[(source + d) & 0xFFFFFFFF]
+                        for d in (0, -1, 1, -2, 2)
+                        if (source + d) & 0xFFFFFFFF in by_timestamp
+                    ),
+                    None,
+                )
+            else:
+                times = by_key.get(key, [])
+                i = bisect.bisect_right(times, arrival)
+                at = times[i - 1] if i else None
+            if at is not None and 0 <= arrival - at < 10:
+                values.append((arrival - at) * 1000)
+    return values
+
+
+def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: SourceParams) -> dict:
+    """One SFU: start it, publish, subscribe, measure, stop; return its result object."""
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    start_at, stop_at = ctx.Value("d", 0.0), ctx.Value("d", 0.0)
+    stop = ctx.Event()
+    procs: list[mp.process.BaseProcess] = []
+    server: SfuServer | None = None
+    try:
+        server = start_server(mode, subscribers, args)
+        comm = common.process_name(server.pid)
+        log(f"{mode}: server pid {server.pid} ({comm}), CPU read from /proc/{server.pid}/stat")
+        window = (start_at, stop_at, stop)
+        publisher = ctx.Process(
+            target=publisher_main,
+            args=(mode, server.client_config, params, results, *window),
+            name="publisher",
+            daemon=True,
+        )
+        publisher.start()
+        procs.append(publisher)
+        inbox: dict[tuple[str, Any], Any] = {}
+        collect(results, inbox, "ready", ["publisher"], 60, procs)
+        # the decoding subscriber alone in process 0, the counting ones spread over the others
+        tapped = subscribers - 1
+        shares = [1] + [s for s in common.split(tapped, max(1, min(args.procs, tapped))) if s]
+        first = 0
+        for index, peers in enumerate(shares):
+            p = ctx.Process(
+                target=subscriber_main,
+                args=(
+                    mode,
+                    server.client_config,
+                    index,
+                    first,
+                    peers,
+                    {
+                        "decode": index == 0,
+                        "expected_size": (params.width, params.height),
+                        "drop": 0.0 if index == 0 else args.drop_pct / 100,
+                    },
+                    results,
+                    *window,
+                ),
+                name=f"subscribers-{index}",
+                daemon=True,
+            )
+            p.start()
+            procs.append(p)
+            first += peers
+        who = list(range(len(shares)))
+        collect(results, inbox, "ready", who, 60 + subscribers, procs)
+        log(f"{mode}: {subscribers} subscribers connected in {len(shares)} processes")
+
+        t_start = time.monotonic() + args.warmup
+        t_stop = t_start + args.seconds
+        start_at.value, stop_at.value = t_start, t_stop
+        time.sleep(max(0.0, t_start - time.monotonic()))
+        cpu0 = server.cpu_seconds()
+        busy0 = common.machine_busy_seconds()
+        log(f"{mode}: measuring for {args.seconds:g} s")
+        time.sleep(max(0.0, t_stop - time.monotonic()))
+        server_cpu = server.cpu_seconds() - cpu0
+        busy = common.machine_busy_seconds() - busy0
+        reports = collect(results, inbox, "result", who, 30, procs)
+        origins = server.timestamp_origins()
+        stop.set()
+        sent = collect(results, inbox, "result", ["publisher"], 30, procs)["publisher"]
+    except BaseException:
+        if server is not None:
+            log(f"{mode} server output (tail):\n{server.tail()}")
+        raise
+    finally:
+        stop.set()
+        for p in procs:
+            p.join(timeout=20)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        if server is not None:
+            server.stop()
+
+    counts: list[Counts] = [r["counts"] for r in reports.values()]
+    packets_out = sum(c.packets for c in counts)
+    unique = sum(c.unique for c in counts)
+    lost = sum(c.lost for c in counts)
+    frames = sum(c.frames for c in counts)
+    latencies = added_latencies(counts, sent["frames"], origins)
+    client_cpu = sum(r["cpu"] for r in reports.values())
+    log(
+        f"{mode}: {packets_out} packets to subscribers ({sum(c.recovered for c in counts)} "
+        f"recovered by NACK, {lost} lost), {frames} frames, server CPU {server_cpu:.2f} s, "
+        f"subscriber processes {client_cpu:.2f} s, machine busy {busy:.2f} s of "
+        f"{2 * args.seconds:g} core-seconds, {len(latencies)} latency samples"
+    )
+    return {
+        "subscribers": subscribers,
+        "seconds": args.seconds,
+        "packets_in": sent["packets"],
+        "packets_out": packets_out,
+        "frames_delivered": frames,
+        "server_cpu_s": round(server_cpu, 3),
+        "cpu_us_per_packet_out": round(server_cpu * 1e6 / packets_out, 2) if packets_out else None,
+        "loss_pct": round(100 * lost / (unique + lost), 3) if unique + lost else None,
+        "p50_added_latency_ms": round(common.percentile(latencies, 50), 2) if latencies else None,
+        "p99_added_latency_ms": round(common.percentile(latencies, 99), 2) if latencies else None,
+        "decoded_frames_ok": sum(c.decoded for c in counts),
+    }
+
+
+def ratios(runs: dict[str, dict]) -> dict[str, float | None]:
+    """phonghop vs Janus CPU per packet sent; relay vs phonghop CPU per frame delivered."""
+
+    def per_frame(r: dict) -> float | None:
+        return r["server_cpu_s"] / r["frames_delivered"] if r["frames_delivered"] else None
+
+    out: dict[str, float | None] = {
+        "phonghop_vs_janus_cpu_per_packet": None,
+        "relay_vs_phonghop_cpu_per_frame": None,
+    }
+    ph, ja, re = runs.get("phonghop"), runs.get("janus"), runs.get("relay")
+    if ph and ja and ph["cpu_us_per_packet_out"] and ja["cpu_us_per_packet_out"]:
+        out["phonghop_vs_janus_cpu_per_packet"] = round(
+            ph["cpu_us_per_packet_out"] / ja["cpu_us_per_packet_out"], 3
+        )
+    if ph and re:
+        a, b = per_frame(re), per_frame(ph)
+        if a and b:
+            out["relay_vs_phonghop_cpu_per_frame"] = round(a / b, 3)
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sfu", choices=SFUS, default="phonghop", help="the SFU to measure")
+    p.add_argument(
+        "--compare",
+        metavar="A,B",
+        help="run several SFUs one after another (e.g. relay,janus); overrides --sfu",
+    )
+    p.add_argument("--subscribers", type=int, default=10, help="subscriber peers (N)")
+    p.add_argument("--seconds", type=float, default=10.0, help="measuring window (s)")
+    p.add_argument(
+        "--relay-subscribers",
+        type=int,
+        default=10,
+        help="at most this many subscribers for relay (it re-encodes for each)",
+    )
+    p.add_argument("--procs", type=int, default=4, help="processes for the counting subscribers")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="seconds between all connected and the window (a keyframe every 2 s)",
+    )
+    p.add_argument(
+        "--drop-pct",
+        type=float,
+        default=0.0,
+        help="self-test: counting subscribers discard this %% of packets on arrival (NACK path)",
+    )
+    p.add_argument("--cache-dir", help="where the encoded source is kept")
+    p.add_argument("--keep", action="store_true", help="keep the server's temp dir and logs")
+    p.add_argument("--server-log-level", default="WARNING", help="phonghop server log level")
+    args = p.parse_args(argv)
+    modes = args.compare.split(",") if args.compare else [args.sfu]
+    unknown = [m for m in modes if m not in SFUS]
+    if unknown:
+        p.error(f"unknown SFU(s) {unknown}; choose from {', '.join(SFUS)}")
+    args.modes = list(dict.fromkeys(modes))
+    if args.subscribers < 2:
+        p.error("--subscribers must be at least 2 (one of them decodes)")
+    return args
+
+
+def main() -> int:
+    """Run every SFU asked for and print the JSON line last."""
+    args = parse_args()
+    params = SourceParams()
+    if args.cache_dir:
+        os.environ["PHONGHOP_BENCH_CACHE"] = args.cache_dir  # the spawned processes read it
+    source = load_or_encode(params, log=log)
+    log(f"source: {len(source.video)} VP8 frames at {source.video_kbps:.0f} kbit/s (cached)")
+    runs: dict[str, dict] = {}
+    for mode in args.modes:
+        n = min(args.subscribers, args.relay_subscribers) if mode == "relay" else args.subscribers
+        if n < args.subscribers:
+            log(f"relay: {n} subscribers instead of {args.subscribers} (--relay-subscribers)")
+        runs[mode] = run_sfu(mode, max(2, n), args, params)
+    print(json.dumps({"runs": runs, "ratios": ratios(runs)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

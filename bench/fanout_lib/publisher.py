@@ -1,0 +1,152 @@
+"""The publisher process: the cached VP8 + Opus frames, paced in real time, into one SFU.
+
+An aiortc ``RTCPeerConnection`` whose tracks yield ``av.Packet`` s: aiortc then only
+packetises (``encoder.pack``), it does not encode, so the publisher costs little CPU. Every
+RTP packet it sends is seen before SRTP (``probes.watch_sent_rtp``): the send time of the first
+packet of each video frame is recorded under its RTP timestamp and its ``common.frame_key``,
+which is what the subscribers' arrival times are matched against (one machine, one
+``CLOCK_MONOTONIC``).
+"""
+
+import asyncio
+import signal
+import time
+from fractions import Fraction
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack
+
+from . import common
+from .clients import client_for, peer_connection
+from .probes import peer_transport, watch_sent_rtp
+from .source import SourceParams, load_or_encode
+
+
+class Clock:
+    """The common start of both tracks, fixed by whichever asks first."""
+
+    def __init__(self) -> None:
+        self.t0: float | None = None
+
+    def start(self) -> float:
+        """The start time, set now if not yet set."""
+        if self.t0 is None:
+            self.t0 = time.monotonic()
+        return self.t0
+
+
+class PacedPacketTrack(MediaStreamTrack):
+    """Yields pre-encoded frames in a loop at their real-time pace, with continuous pts."""
+
+    def __init__(
+        self, kind: str, frames: list[bytes], interval: float, ticks: int, rate: int, clock: Clock
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self.frames = frames
+        self.interval = interval
+        self.ticks = ticks  # RTP clock ticks per frame
+        self.time_base = Fraction(1, rate)
+        self.clock = clock
+        self.n = 0
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        """The next frame, when it is due."""
+        due = self.clock.start() + self.n * self.interval
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        packet = av.Packet(self.frames[self.n % len(self.frames)])
+        packet.pts = self.n * self.ticks
+        packet.time_base = self.time_base
+        self.n += 1
+        return packet
+
+
+class SendLog:
+    """Send times of video frames and packet counts in the measuring window."""
+
+    def __init__(self, video_pt: int, window: common.Window) -> None:
+        self.video_pt = video_pt
+        self.window = window
+        self.frames: list[tuple[int, bytes, float]] = []  # (RTP timestamp, frame key, time)
+        self.last_timestamp: int | None = None
+        self.packets = 0  # RTP packets sent inside the window (media and retransmissions)
+
+    def on_sent(self, data: bytes) -> None:
+        """Called for every RTP packet before SRTP protection."""
+        now = time.monotonic()
+        if self.window.inside(now):
+            self.packets += 1
+        if data[1] & 0x7F != self.video_pt:
+            return
+        offset = common.rtp_payload_offset(data)
+        timestamp = int.from_bytes(data[4:8], "big")
+        if timestamp == self.last_timestamp or not common.vp8_frame_start(data[offset]):
+            return
+        self.last_timestamp = timestamp
+        self.frames.append((timestamp, common.frame_key(data, offset), now))
+
+
+def publisher_main(
+    mode: str,
+    config: dict[str, Any],
+    params: SourceParams,
+    results: Any,
+    start_at: Any,
+    stop_at: Any,
+    stop: Any,
+) -> None:
+    """Entry point of the publisher process (spawned); reports to ``results``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stop``
+    try:
+        asyncio.run(_publish(mode, config, params, results, start_at, stop_at, stop))
+    except Exception as exc:
+        results.put(("error", "publisher", repr(exc)))
+
+
+async def _publish(
+    mode: str,
+    config: dict[str, Any],
+    params: SourceParams,
+    results: Any,
+    start_at: Any,
+    stop_at: Any,
+    stop: Any,
+) -> None:
+    window = common.Window()
+    waiting = asyncio.ensure_future(window.wait(start_at, stop_at))
+    source = load_or_encode(params, log=common.log)
+    clock = Clock()
+    pc = peer_connection()
+    audio = PacedPacketTrack("audio", source.audio, 0.02, 960, 48000, clock)
+    video = PacedPacketTrack(
+        "video", source.video, 1 / params.fps, 90000 // params.fps, 90000, clock
+    )
+    for track in (audio, video):
+        pc.addTransceiver(track, direction="sendonly")
+    client = client_for(mode, config)
+    connected = asyncio.Event()
+
+    @pc.on("connectionstatechange")
+    def on_state() -> None:
+        if pc.connectionState == "connected":
+            connected.set()
+
+    await client.publish(pc)
+    video_pt = next(
+        pt
+        for pt, info in common.payload_types(pc.remoteDescription.sdp).items()
+        if info.codec == "vp8"
+    )
+    log = SendLog(video_pt, window)
+    watch_sent_rtp(peer_transport(pc), log.on_sent)
+    await asyncio.wait_for(connected.wait(), 30)
+    common.log(f"publisher connected to {mode}")
+    results.put(("ready", "publisher", None))
+    await asyncio.to_thread(stop.wait)
+    waiting.cancel()
+    results.put(("result", "publisher", {"packets": log.packets, "frames": log.frames}))
+    await client.close()
+    await pc.close()

@@ -1,0 +1,84 @@
+"""The browser client's files: ``web/static/`` at ``/static/``, npm vendor files beside it.
+
+Closed networks have no CDN, so the few npm packages the client needs are installed into
+``web/node_modules`` (``npm ci --prefix web``) and served from here under
+``/static/vendor/``. Each file goes out with an explicit content type (the browser refuses
+an ES module served as anything but JavaScript, and ``X-Content-Type-Options: nosniff`` is
+set on every answer) and an ETag; the client's own files are revalidated on every load
+(``no-cache``: a deploy shows at once), vendor files, which change only with an upgrade, are
+cached for a day.
+"""
+
+from pathlib import Path
+
+from aiohttp import web
+
+import web as web_package
+
+WEB_DIR = Path(web_package.__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+NODE_MODULES = WEB_DIR / "node_modules"
+
+# URL name under /static/vendor/ → file inside web/node_modules.
+VENDOR_FILES: dict[str, str] = {
+    "socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js",
+    "socket.io.esm.min.js.map": "socket.io-client/dist/socket.io.esm.min.js.map",
+}
+
+CONTENT_TYPES: dict[str, str] = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+    ".wasm": "application/wasm",
+}
+APP_CACHE = "no-cache"  # revalidate with the ETag each time
+VENDOR_CACHE = "public, max-age=86400"
+
+
+def _file_response(path: Path, cache_control: str) -> web.FileResponse:
+    content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return web.FileResponse(
+        path, headers={"Content-Type": content_type, "Cache-Control": cache_control}
+    )
+
+
+def _resolve(root: Path, relative: str) -> Path:
+    """``relative`` inside ``root`` as an existing file, else 404 (no traversal, no dotfiles)."""
+    if not relative or any(part.startswith(".") for part in relative.split("/")):
+        raise web.HTTPNotFound()
+    candidate = (root / relative).resolve()
+    if not candidate.is_relative_to(root.resolve()) or not candidate.is_file():
+        raise web.HTTPNotFound()
+    return candidate
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """A file of the browser client (``/static/js/rtc-client.js``, ``/static/sfu-test.html``)."""
+    return _file_response(_resolve(STATIC_DIR, request.match_info["path"]), APP_CACHE)
+
+
+async def vendor_file(request: web.Request) -> web.StreamResponse:
+    """A file from an npm package, by the name the client imports it as."""
+    relative = VENDOR_FILES.get(request.match_info["name"])
+    if relative is None:
+        raise web.HTTPNotFound()
+    path = NODE_MODULES / relative
+    if not path.is_file():
+        # Installed by `npm ci --prefix web` (make run / make test do it).
+        raise web.HTTPNotFound(reason="Vendor File Not Installed")
+    return _file_response(path, VENDOR_CACHE)
+
+
+def install(app: web.Application) -> None:
+    """Add the static routes to ``app`` (vendor first: it shadows ``/static/vendor/``)."""
+    app.router.add_get("/static/vendor/{name}", vendor_file)
+    app.router.add_get("/static/{path:.+}", static_file)

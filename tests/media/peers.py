@@ -1,0 +1,120 @@
+"""aiortc endpoints for SFU tests: publish a moving picture and a tone, receive on slots."""
+
+import asyncio
+import fractions
+import math
+from typing import Any
+
+import numpy
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from av import AudioFrame, VideoFrame
+
+
+class ToneTrack(AudioStreamTrack):
+    """A 440 Hz tone (aiortc's AudioStreamTrack is silence, whose audio level is 127)."""
+
+    def __init__(self, amplitude: float = 0.3) -> None:
+        super().__init__()
+        self.amplitude = amplitude
+        self._phase = 0
+
+    async def recv(self) -> AudioFrame:
+        frame = await super().recv()
+        samples = frame.samples
+        t = (numpy.arange(samples) + self._phase) / frame.sample_rate
+        self._phase += samples
+        tone = (self.amplitude * 32767 * numpy.sin(2 * math.pi * 440 * t)).astype(numpy.int16)
+        loud = AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
+        loud.sample_rate, loud.pts, loud.time_base = frame.sample_rate, frame.pts, frame.time_base
+        return loud
+
+
+class ColourTrack(VideoStreamTrack):
+    """A 320x240 picture whose colour changes every frame (cheap to encode, easy to check)."""
+
+    def __init__(self, width: int = 320, height: int = 240) -> None:
+        super().__init__()
+        self.width, self.height = width, height
+        self._n = 0
+
+    async def recv(self) -> VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        self._n += 1
+        picture = numpy.full((self.height, self.width, 3), self._n % 256, dtype=numpy.uint8)
+        frame = VideoFrame.from_ndarray(picture, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base or fractions.Fraction(1, 90000)
+        return frame
+
+
+class Endpoint:
+    """One endpoint's single peer connection to the SFU; always the offerer."""
+
+    def __init__(
+        self,
+        audio: bool = True,
+        video: bool = True,
+        video_size: tuple[int, int] = (320, 240),
+        tone: bool = True,
+    ) -> None:
+        # Max-bundle: aiortc's balanced policy loses the second m-section of a kind.
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self.sources: dict[str, str] = {}
+        self._publish: list[tuple[str, Any]] = []
+        if audio:
+            track = ToneTrack() if tone else AudioStreamTrack()  # silence: level 127
+            self._publish.append(("microphone", self.pc.addTrack(track)))
+        if video:
+            self._publish.append(("camera", self.pc.addTrack(ColourTrack(*video_size))))
+        self.slots: dict[str, dict[str, Any]] = {}
+
+    def add_slots(self, audio: int, video: int) -> None:
+        """Receive slots beyond those present (the SFU asks with rtc.renegotiate)."""
+        have = {"audio": 0, "video": 0}
+        for t in self.pc.getTransceivers():
+            if t.direction == "recvonly":
+                have[t.kind] += 1
+        for kind, wanted in (("audio", audio), ("video", video)):
+            for _ in range(wanted - have[kind]):
+                self.pc.addTransceiver(kind, direction="recvonly")
+
+    async def offer(self) -> dict[str, Any]:
+        """The next offer with the sources of our sendonly m-sections."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        sources = {}
+        for source, sender in self._publish:
+            for t in self.pc.getTransceivers():
+                if t.sender is sender and t.mid is not None:
+                    sources[t.mid] = source
+        self.sources = sources
+        return {"type": "offer", "sdp": self.pc.localDescription.sdp, "sources": sources}
+
+    async def accept(self, answer: dict[str, Any]) -> None:
+        """Apply the SFU's answer and remember what each slot carries."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        self.slots = {slot["mid"]: slot for slot in answer.get("slots", [])}
+
+    def track(self, mid: str) -> Any:
+        """The remote track received on slot ``mid``."""
+        for t in self.pc.getTransceivers():
+            if t.mid == mid:
+                return t.receiver.track
+        raise KeyError(mid)
+
+    def slot_mids(self, kind: str) -> list[str]:
+        """Our recvonly mids of one kind, in m-line order."""
+        return [
+            t.mid
+            for t in self.pc.getTransceivers()
+            if t.kind == kind and t.direction == "recvonly" and t.mid
+        ]
+
+    async def close(self) -> None:
+        await self.pc.close()
+
+
+async def frames(track: Any, count: int, within: float = 20) -> list[Any]:
+    """``count`` decoded frames from a remote track."""
+    return [await asyncio.wait_for(track.recv(), within) for _ in range(count)]
