@@ -2,12 +2,18 @@
 
 The publisher process sends a pre-encoded stream (about 2.5 Mbit/s VP8 at 1280x720, 30 fps,
 keyframe every 2 s, plus Opus 20 ms; encoded once and cached, see fanout_lib/source.py) into
-the SFU. N subscriber peers in several processes count every RTP packet per stream at the
-transport (no aiortc receiver, no decoding), NACK gaps and count what is still missing after a
-second as lost, and record when the first packet of each video frame arrives; the publisher
+the SFU, its video paced at ``--pacing-factor`` (2.5) times its bitrate as browsers' WebRTC
+pacer does (0: each frame in one burst, as aiortc alone sends). N subscriber peers in several
+processes count every RTP packet per stream at their sockets (no aiortc receiver, no
+decoding), NACK gaps and count what is still missing after a second as lost, and record when
+the first packet of each video frame arrived (the kernel's receive stamp); the publisher
 records when it sent it, so added latency = arrival − publisher send time (one machine, one
-monotonic clock; frames matched by their payload bytes, which every forwarding SFU keeps). One
-of the N runs alone in its own process and decodes with aiortc, to prove the frames are valid.
+clock; frames matched by their payload bytes, which every forwarding SFU keeps). One of the
+N runs alone in its own process and decodes with aiortc, to prove the frames are valid (its
+packets are counted, not timed). The publisher and subscribers stand in for remote
+machines but share this one's cores with the server, so every thread of the measured server
+runs at ``--server-nice`` (-10): without it the load generator's own processes preempt the
+server and their scheduling shows up as added latency.
 Server CPU comes from /proc/<pid>/stat over the measuring window.
 
 SFUs (``--sfu``, or ``--compare a,b,…`` to run several one after another):
@@ -44,6 +50,7 @@ import sys
 import time
 from typing import Any
 
+import benchutil
 from fanout_lib import common
 from fanout_lib.common import log
 from fanout_lib.publisher import publisher_main
@@ -52,6 +59,11 @@ from fanout_lib.source import SourceParams, load_or_encode
 from fanout_lib.subscriber import Counts, subscriber_main
 
 SFUS = ("phonghop", "relay", "janus")
+
+
+def latency_percentile(latencies: list[float], q: float) -> float | None:
+    """The q-th percentile of the latency samples in ms, rounded; None without samples."""
+    return round(benchutil.percentile(latencies, q), 2) if latencies else None
 
 
 def collect(
@@ -137,7 +149,7 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         window = (start_at, stop_at, stop)
         publisher = ctx.Process(
             target=publisher_main,
-            args=(mode, server.client_config, params, results, *window),
+            args=(mode, server.client_config, params, args.pacing_factor, results, *window),
             name="publisher",
             daemon=True,
         )
@@ -175,17 +187,20 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         who = list(range(len(shares)))
         collect(results, inbox, "ready", who, 60 + subscribers, procs)
         log(f"{mode}: {subscribers} subscribers connected in {len(shares)} processes")
+        if args.server_nice:
+            threads = common.prioritise(server.pid, args.server_nice)
+            log(f"{mode}: {threads} server thread(s) at nice {args.server_nice}")
 
         t_start = time.monotonic() + args.warmup
         t_stop = t_start + args.seconds
         start_at.value, stop_at.value = t_start, t_stop
         time.sleep(max(0.0, t_start - time.monotonic()))
         cpu0 = server.cpu_seconds()
-        busy0 = common.machine_busy_seconds()
+        busy0 = benchutil.machine_busy_seconds()
         log(f"{mode}: measuring for {args.seconds:g} s")
         time.sleep(max(0.0, t_stop - time.monotonic()))
         server_cpu = server.cpu_seconds() - cpu0
-        busy = common.machine_busy_seconds() - busy0
+        busy = benchutil.machine_busy_seconds() - busy0
         reports = collect(results, inbox, "result", who, 30, procs)
         origins = server.timestamp_origins()
         stop.set()
@@ -226,8 +241,8 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         "server_cpu_s": round(server_cpu, 3),
         "cpu_us_per_packet_out": round(server_cpu * 1e6 / packets_out, 2) if packets_out else None,
         "loss_pct": round(100 * lost / (unique + lost), 3) if unique + lost else None,
-        "p50_added_latency_ms": round(common.percentile(latencies, 50), 2) if latencies else None,
-        "p99_added_latency_ms": round(common.percentile(latencies, 99), 2) if latencies else None,
+        "p50_added_latency_ms": latency_percentile(latencies, 50),
+        "p99_added_latency_ms": latency_percentile(latencies, 99),
         "decoded_frames_ok": sum(c.decoded for c in counts),
     }
 
@@ -284,6 +299,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="self-test: counting subscribers discard this %% of packets on arrival (NACK path)",
     )
+    p.add_argument(
+        "--pacing-factor",
+        type=float,
+        default=2.5,
+        help="the publisher paces video at this multiple of its bitrate, as libwebrtc does "
+        "(2.5); 0 sends each frame as one burst",
+    )
+    p.add_argument(
+        "--server-nice",
+        type=int,
+        default=-10,
+        help="nice value for every thread of the measured server (needs root), so that the "
+        "publisher and subscribers sharing its cores do not preempt it; 0 leaves it alone",
+    )
     p.add_argument("--cache-dir", help="where the encoded source is kept")
     p.add_argument("--keep", action="store_true", help="keep the server's temp dir and logs")
     p.add_argument("--server-log-level", default="WARNING", help="phonghop server log level")
@@ -306,6 +335,8 @@ def main() -> int:
         os.environ["PHONGHOP_BENCH_CACHE"] = args.cache_dir  # the spawned processes read it
     source = load_or_encode(params, log=log)
     log(f"source: {len(source.video)} VP8 frames at {source.video_kbps:.0f} kbit/s (cached)")
+    pacing = f"{args.pacing_factor:g} x its bitrate" if args.pacing_factor > 0 else "off (bursts)"
+    log(f"publisher pacing: {pacing}")
     runs: dict[str, dict] = {}
     for mode in args.modes:
         n = min(args.subscribers, args.relay_subscribers) if mode == "relay" else args.subscribers

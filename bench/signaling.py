@@ -34,7 +34,6 @@ import queue
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from benchutil import LoggedProcess, cpu_seconds, free_port, machine_busy_seconds, percentile
 
 API = "/api/v1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
@@ -55,44 +54,13 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # after the ")" field 3 is state, so utime and stime (fields 14 and 15) are at 11 and 12
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent not idle since boot (Linux /proc/stat)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / CLK_TCK
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 # ---- server -------------------------------------------------------------------------------
 
 
-class ServerProcess:
+class ServerProcess(LoggedProcess):
     """``python -m signaling serve`` in a subprocess with its own data dir."""
+
+    grace_seconds = 15.0
 
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.port = free_port()
@@ -123,13 +91,8 @@ class ServerProcess:
             # per-address limit (20 per 5 minutes) would refuse the 11th run in a row
             "PHONGHOP_LOGIN_MAX_PER_ADDRESS": "10000",
         }
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            command,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=str(Path(__file__).resolve().parent.parent),
+        super().__init__(
+            command, self.log_path, env=env, cwd=str(Path(__file__).resolve().parent.parent)
         )
 
     async def wait_healthy(self, within: float = 60.0) -> None:
@@ -149,26 +112,6 @@ class ServerProcess:
     def cpu_seconds(self) -> float:
         """CPU time the server has used."""
         return cpu_seconds(self.proc.pid)
-
-    def tail(self, lines: int = 30) -> str:
-        """The end of the server's output."""
-        self._log.flush()
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after a grace period."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 # ---- seeding over the REST API ------------------------------------------------------------
@@ -661,7 +604,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     asyncio.run(ending)
                 except Exception as exc:
                     log(f"could not end the meeting: {exc!r}")
-            server.stop()
+            server.terminate()
         if args.keep:
             log(f"kept {workdir}")
         else:

@@ -4,14 +4,14 @@ import asyncio
 import math
 import os
 import re
-import socket
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from benchutil import cpu_seconds
+
 # how many payload bytes after the VP8 payload descriptor identify a frame (see frame_key)
 FRAME_KEY_BYTES = 24
 
@@ -25,29 +25,34 @@ def log(message: str) -> None:
     )
 
 
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (Linux /proc), 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # after the ")" field 3 is state, so utime and stime (fields 14 and 15) are at 11 and 12
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def process_name(pid: int) -> str:
     """The command name of a process (``/proc/<pid>/comm``)."""
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return "?"
+
+
+def prioritise(pid: int, nice: int) -> int:
+    """Set every thread of ``pid`` and its descendants to ``nice``; how many were set.
+
+    Linux keeps a nice value per thread, and a thread inherits its creator's: a server that
+    starts threads per session (Janus) is set again once its subscribers are connected.
+    Raising priority needs root (CAP_SYS_NICE); without it nothing changes.
+    """
+    done = 0
+    for proc in process_tree(pid):
+        try:
+            tasks = [int(t.name) for t in Path(f"/proc/{proc}/task").iterdir()]
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+                done += 1
+            except OSError:
+                pass
+    return done
 
 
 def process_tree(pid: int) -> list[int]:
@@ -73,22 +78,6 @@ def process_tree(pid: int) -> list[int]:
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and its live descendants."""
     return sum(cpu_seconds(p) for p in process_tree(pid))
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent not idle since boot (Linux /proc/stat)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / CLK_TCK
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 def split(count: int, parts: int) -> list[int]:

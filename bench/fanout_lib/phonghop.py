@@ -94,7 +94,7 @@ class PhonghopProcess:
                 )
             except Exception as exc:
                 common.log(f"could not end the meeting: {exc!r}")
-        self.server.stop()
+        self.server.terminate()
         if self.keep:
             common.log(f"kept {self.workdir}")
         else:

@@ -5,12 +5,19 @@
 a counter and then gives it to aiortc anyway (the one decoding subscriber), and
 ``watch_sent_rtp`` shows every outgoing RTP packet, before SRTP protection, to a callback (the
 publisher records send times; the relay server learns its encoders' timestamp origins).
-Both replace ``RTCDtlsTransport`` coroutines on one instance, checked by
+Both replace ``RTCDtlsTransport`` coroutines on one instance; ``receive_directly`` reads a
+connected peer's socket itself (the counting subscribers). All are checked by
 ``media.aiortc_hooks.check_aiortc`` against the pinned aiortc.
 """
 
+import asyncio
+import os
+import socket
+import struct
+import time
 from collections.abc import Callable
 
+import pylibsrtp
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
@@ -48,3 +55,73 @@ def watch_sent_rtp(transport: RTCDtlsTransport, callback: Callable[[bytes], None
         await stock(data)
 
     transport._send_rtp = send_rtp  # type: ignore[method-assign]
+
+
+# Linux <asm-generic/socket.h>; Python's socket module does not export them.
+SO_TIMESTAMPNS = 35
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+_TIMESPEC = struct.Struct("@qq")
+RtpAt = Callable[[bytes, float], None]
+
+
+def receive_directly(
+    transport: RTCDtlsTransport, on_rtp: RtpAt, on_rtcp: Callable[[bytes], None]
+) -> Callable[[], None]:
+    """Read the connected peer's socket here: SRTP/SRTCP to the callbacks, the rest to aioice.
+
+    A counting subscriber must cost less than the SFU it measures and must not add its own
+    delay to the latency it reports. aiortc's receive path queues every datagram twice (aioice's
+    connection queue, then the DTLS transport's task) before ``tap_rtp`` sees it; here the
+    socket's reader (``loop.add_reader``, replacing asyncio's) drains every waiting datagram
+    at once, unprotects RTP with the transport's own SRTP session and passes its arrival time as
+    the kernel stamped it (``SO_TIMESTAMPNS``), converted to ``time.monotonic``. STUN (consent)
+    and DTLS datagrams still go to aioice's protocol as before. Call once ICE has connected;
+    call the returned function before closing the peer connection.
+    """
+    check_aiortc()
+    pair = transport.transport._connection._nominated[1]
+    protocol = pair.protocol
+    udp = protocol.transport
+    # asyncio lets no other reader on a transport's descriptor: pause the transport and read
+    # a duplicate of the socket (the same kernel socket) instead.
+    sock = socket.socket(fileno=os.dup(udp.get_extra_info("socket").fileno()))
+    sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    srtp = transport._rx_srtp
+    ancillary = socket.CMSG_SPACE(_TIMESPEC.size)
+    loop = asyncio.get_running_loop()
+    monotonic_minus_real = time.monotonic() - time.time()
+
+    def read_ready() -> None:
+        while True:
+            try:
+                data, cmsgs, _, addr = sock.recvmsg(2048, ancillary)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                protocol.error_received(exc)
+                return
+            if not data or not 127 < data[0] < 192:
+                protocol.datagram_received(data, addr)  # STUN, DTLS
+                continue
+            try:
+                if 192 <= data[1] <= 223:
+                    on_rtcp(srtp.unprotect_rtcp(data))
+                    continue
+                packet = srtp.unprotect(data)
+            except pylibsrtp.Error:
+                continue
+            arrival = time.monotonic()
+            for level, kind, payload in cmsgs:
+                if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS:
+                    seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
+                    arrival = seconds + nanoseconds * 1e-9 + monotonic_minus_real
+            on_rtp(packet, arrival)
+
+    def stop() -> None:
+        loop.remove_reader(sock.fileno())
+        sock.close()
+
+    udp.pause_reading()
+    loop.add_reader(sock.fileno(), read_ready)
+    return stop

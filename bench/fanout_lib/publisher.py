@@ -64,6 +64,47 @@ class PacedPacketTrack(MediaStreamTrack):
         return packet
 
 
+class Pacer:
+    """A leaky bucket for the video packets, as browsers' WebRTC stacks pace what they send.
+
+    libwebrtc's paced sender (modules/pacing) releases a frame's packets at a pacing rate of
+    2.5 x the target bitrate, in bursts about 5 ms apart, instead of all at once. aiortc has no
+    pacer: without one a 70-packet frame would reach the SFU as a burst no browser sends, and
+    its added latency would measure the publisher's burst rather than the SFU. Audio is not
+    paced (libwebrtc sends audio ahead of queued video).
+    """
+
+    BURST_SECONDS = 0.005
+
+    def __init__(self, bits_per_second: float) -> None:
+        self.bytes_per_second = bits_per_second / 8
+        self.debt = 0.0  # bytes sent and not yet drained at the pacing rate
+        self.last = time.monotonic()
+
+    async def admit(self, size: int) -> None:
+        """Wait until ``size`` more bytes fit the pacing rate, then count them."""
+        while True:
+            now = time.monotonic()
+            self.debt = max(0.0, self.debt - (now - self.last) * self.bytes_per_second)
+            self.last = now
+            if self.debt <= self.bytes_per_second * self.BURST_SECONDS:
+                break
+            await asyncio.sleep(self.debt / self.bytes_per_second - self.BURST_SECONDS)
+        self.debt += size
+
+
+def pace_video(transport: Any, video_pts: set[int], pacer: Pacer) -> None:
+    """Route ``transport``'s video RTP (and its RTX) through ``pacer``; audio goes straight."""
+    stock = transport._send_rtp
+
+    async def send_rtp(data: bytes) -> None:
+        if data[1] & 0x7F in video_pts:
+            await pacer.admit(len(data))
+        await stock(data)
+
+    transport._send_rtp = send_rtp
+
+
 class SendLog:
     """Send times of video frames and packet counts in the measuring window."""
 
@@ -93,6 +134,7 @@ def publisher_main(
     mode: str,
     config: dict[str, Any],
     params: SourceParams,
+    pacing_factor: float,
     results: Any,
     start_at: Any,
     stop_at: Any,
@@ -101,7 +143,7 @@ def publisher_main(
     """Entry point of the publisher process (spawned); reports to ``results``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stop``
     try:
-        asyncio.run(_publish(mode, config, params, results, start_at, stop_at, stop))
+        asyncio.run(_publish(mode, config, params, pacing_factor, results, start_at, stop_at, stop))
     except Exception as exc:
         results.put(("error", "publisher", repr(exc)))
 
@@ -110,6 +152,7 @@ async def _publish(
     mode: str,
     config: dict[str, Any],
     params: SourceParams,
+    pacing_factor: float,
     results: Any,
     start_at: Any,
     stop_at: Any,
@@ -141,7 +184,15 @@ async def _publish(
         if info.codec == "vp8"
     )
     log = SendLog(video_pt, window)
+    # The log sees packets as they leave, after the pacer: added latency starts there.
     watch_sent_rtp(peer_transport(pc), log.on_sent)
+    if pacing_factor > 0:
+        video_pts = {
+            pt
+            for pt, info in common.payload_types(pc.remoteDescription.sdp).items()
+            if info.kind == "video"
+        }
+        pace_video(peer_transport(pc), video_pts, Pacer(pacing_factor * source.video_kbps * 1000))
     await asyncio.wait_for(connected.wait(), 30)
     common.log(f"publisher connected to {mode}")
     results.put(("ready", "publisher", None))

@@ -2,13 +2,14 @@
 
 import argparse
 import contextlib
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
+
+import benchutil
 
 from . import common
 
@@ -54,38 +55,12 @@ def start_server(mode: str, subscribers: int, args: argparse.Namespace) -> SfuSe
     raise ValueError(f"unknown SFU {mode!r}")
 
 
-class LoggedProcess:
-    """A subprocess whose output goes to a log file, stopped with SIGTERM then SIGKILL."""
-
-    def __init__(self, command: list[str], log_path: Path, **popen: Any) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, **popen)
-        self.pid = self.proc.pid
+class LoggedProcess(benchutil.LoggedProcess):
+    """A logged child process whose CPU time counts its children too (Janus, the relay)."""
 
     def cpu_seconds(self) -> float:
         """CPU time of the process and its children."""
         return common.tree_cpu_seconds(self.pid)
-
-    def tail(self, lines: int = 30) -> str:
-        """The end of the log."""
-        self._log.flush()
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def terminate(self) -> None:
-        """SIGTERM, then SIGKILL after a grace period."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 def wait_http(url: str, proc: subprocess.Popen, within: float = 30.0) -> None:
@@ -110,7 +85,7 @@ class RelayProcess(LoggedProcess):
     def __init__(self) -> None:
         import tempfile
 
-        port = common.free_port()
+        port = benchutil.free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.workdir = Path(tempfile.mkdtemp(prefix="phonghop-fanout-relay-"))
         command = [sys.executable, "-m", "fanout_lib.relay", "--port", str(port)]

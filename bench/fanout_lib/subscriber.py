@@ -6,8 +6,10 @@ the SFU does. Each peer's DTLS transport is tapped (``media.aiortc_hooks.tap_rtp
 decrypted RTP comes here and aiortc's receivers never see it. Per stream (SSRC) the counter
 keeps the highest sequence number and the missing ones, sends a Generic NACK for a gap at once
 and again every 100 ms, and counts a packet as lost when it is still missing after one second.
-For the first packet of each video frame it records the arrival time and the frame's
-``common.frame_key`` so that the parent can compute the latency the SFU added. Like a browser,
+Once connected, each counting peer reads its socket itself (``probes.receive_directly``):
+for the first packet of each video frame it records the kernel's arrival time and the frame's
+``common.frame_key`` so that the parent can compute the latency the SFU added, free of the
+subscriber process's own scheduling. Like a browser,
 each peer sends an RTCP receiver report every second (LSR/DLSR from the SFU's sender reports)
 as its own announced SSRC.
 
@@ -25,9 +27,11 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import benchutil
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
@@ -37,7 +41,7 @@ from media.aiortc_hooks import send_rtcp_nowait, tap_rtcp, tap_rtp
 
 from . import common
 from .clients import client_for, peer_connection
-from .probes import peek_rtp, peer_transport
+from .probes import peek_rtp, peer_transport, receive_directly
 
 LOSS_AFTER = 1.0  # a packet still missing this long after its gap was seen is lost
 NACK_EVERY = 0.1
@@ -100,6 +104,9 @@ class PeerCounter:
         self, counts: Counts, window: common.Window, nack: bool, drop: float = 0.0
     ) -> None:
         self.counts = counts
+        # latency samples only from kernel arrival stamps (probes.receive_directly); the
+        # decoding subscriber's packets pass through aiortc's queues first and are not timed
+        self.timing = False
         self.drop = drop  # fraction of packets to discard on arrival (NACK self-test)
         self.window = window
         self.nack = nack
@@ -120,10 +127,13 @@ class PeerCounter:
                     stream.last_sr = ((report.ntp >> 16) & 0xFFFFFFFF, time.monotonic())
 
     def on_rtp(self, data: bytes, arrival_ms: int) -> None:
-        """Called synchronously for every decrypted RTP packet of this peer."""
+        """A decrypted RTP packet from aiortc's receive path (arrival: now)."""
+        self.receive(data, time.monotonic())
+
+    def receive(self, data: bytes, now: float) -> None:
+        """Count one decrypted RTP packet of this peer that arrived at ``now`` (monotonic)."""
         if self.drop and random.random() < self.drop:
             return
-        now = time.monotonic()
         counts = self.counts
         inside = self.window.start <= now < self.window.stop
         if inside:
@@ -159,7 +169,7 @@ class PeerCounter:
             return
         if data[1] & 0x80:
             counts.frames += 1
-        if status == NEW:
+        if status == NEW and self.timing:
             offset = common.rtp_payload_offset(data)
             if len(data) > offset and common.vp8_frame_start(data[offset]):
                 key = common.frame_key(data, offset)
@@ -265,6 +275,7 @@ async def _subscribe(
     pcs: list[RTCPeerConnection] = []
     counters: list[PeerCounter] = []
     decoders: list[asyncio.Task] = []
+    stoppers: list[Callable[[], None]] = []
     gate = asyncio.Semaphore(4)
 
     async def decode_track(track: MediaStreamTrack) -> None:
@@ -315,6 +326,9 @@ async def _subscribe(
         # ignore RTCP from an SSRC the peer never announced)
         counter.rtcp_ssrc = common.first_ssrc(pc.localDescription.sdp) or counter.rtcp_ssrc
         await asyncio.wait_for(connected.wait(), 60)
+        if not decode:
+            stoppers.append(receive_directly(counter.transport, counter.receive, counter.on_rtcp))
+            counter.timing = True
 
     await asyncio.gather(*(connect(first_peer + i) for i in range(peers)))
     common.log(f"subscriber process {index}: {peers} peer(s) connected")
@@ -330,9 +344,9 @@ async def _subscribe(
     ticking = asyncio.ensure_future(ticker())
     await window.wait(start_at, stop_at)
     await asyncio.sleep(max(0.0, window.start - time.monotonic()))
-    cpu0 = common.cpu_seconds(os.getpid())
+    cpu0 = benchutil.cpu_seconds(os.getpid())
     await asyncio.sleep(max(0.0, window.stop - time.monotonic()))
-    cpu = common.cpu_seconds(os.getpid()) - cpu0
+    cpu = benchutil.cpu_seconds(os.getpid()) - cpu0
     await asyncio.sleep(LOSS_AFTER + 2 * NACK_EVERY)  # let the last gaps be repaired or expire
     results.put(("result", index, {"counts": counts, "cpu": cpu, "peers": peers}))
     await asyncio.to_thread(stop.wait)
@@ -340,4 +354,6 @@ async def _subscribe(
     for task in decoders:
         task.cancel()
     await client.close()
+    for stop_reading in stoppers:
+        stop_reading()
     await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
