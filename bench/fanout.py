@@ -174,6 +174,7 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
                         "decode": index == 0,
                         "expected_size": (params.width, params.height),
                         "drop": 0.0 if index == 0 else args.drop_pct / 100,
+                        "poll_ms": args.subscriber_poll_ms,
                     },
                     results,
                     *window,
@@ -305,6 +306,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=2.5,
         help="the publisher paces video at this multiple of its bitrate, as libwebrtc does "
         "(2.5); 0 sends each frame as one burst",
+    )
+    p.add_argument(
+        "--subscriber-poll-ms",
+        type=float,
+        default=1.0,
+        help="counting subscribers read their sockets every this many ms (arrival times are "
+        "the kernel's stamps either way); 0 wakes them on every datagram, which on one "
+        "machine the server's sendto pays for",
     )
     p.add_argument(
         "--server-nice",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from media import rtp
-from media.aiortc_hooks import RtpSend, rtp_sender
+from media.aiortc_hooks import RtpSendPath, rtp_send_path
 from media.codecs import keyframe_start
 from media.feedback import BandwidthEstimate, PacketCache, SenderReportClock, rtx_packet
 
@@ -146,7 +146,7 @@ class Consumer:
     _asked_ms: int = 0
     _rtx_sequence: int = field(default_factory=lambda: random.getrandbits(15))
     _mime: str = ""
-    _send: RtpSend | None = None
+    _path: RtpSendPath | None = None
     _extension_key: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
@@ -234,32 +234,50 @@ class Consumer:
             self._last_sequence = sequence
             self._last_timestamp = timestamp
             self._last_arrival_ms = arrival_ms
-        packet = rtp.forwarded(data, header, payload_type, sequence, timestamp, self.ssrc, block)
-        if self._transmit(packet):
+        path = self._path or self.resolve_sender()
+        if path is None:
+            self.dropped += 1
+            return
+        try:
+            length = rtp.write_forwarded(
+                path.buffer, data, header, payload_type, sequence, timestamp, self.ssrc, block
+            )
+            path.send(length)
+        except (BlockingIOError, InterruptedError):  # its link is full
+            self.dropped += 1
+        except OSError:  # the path went away: look it up again next time
+            self._path = None
+            self.dropped += 1
+        except ValueError:  # larger than any MTU: the publisher's problem, not forwarded
+            self.dropped += 1
+        else:
             self.sent += 1
-            self.bytes_sent += len(packet)
+            self.bytes_sent += length
 
     def _transmit(self, packet: bytes) -> bool:
         """SRTP-protect and send; False (the packet is this consumer's loss only) if it can't."""
-        send = self._send or self.resolve_sender()
-        if send is None:
+        path = self._path or self.resolve_sender()
+        if path is None:
             self.dropped += 1
             return False
         try:
-            send(packet)
+            path.send_packet(packet)
         except (BlockingIOError, InterruptedError):  # its link is full
             self.dropped += 1
             return False
         except OSError:  # the path went away: look it up again next time
-            self._send = None
+            self._path = None
+            self.dropped += 1
+            return False
+        except ValueError:
             self.dropped += 1
             return False
         return True
 
-    def resolve_sender(self) -> RtpSend | None:
+    def resolve_sender(self) -> RtpSendPath | None:
         """(Re)bind the send path to the transport's current ICE pair and SRTP context."""
-        self._send = rtp_sender(self.transport)
-        return self._send
+        self._path = rtp_send_path(self.transport)
+        return self._path
 
     def _begin_epoch(self, layer: int, header: rtp.RtpHeader, arrival_ms: int) -> None:
         """New offsets so the output continues where it stopped (RFC 3550 §5.1 random start)."""

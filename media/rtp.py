@@ -1,7 +1,8 @@
 """RTP headers read, and consumer copies written, without building packet objects.
 
 The forwarding path touches every packet once per consumer. Reading the fixed header and
-writing the consumer's copy (``forwarded``) is several times cheaper than aiortc's
+writing the consumer's copy (``forwarded``, or ``write_forwarded`` into a send buffer) is
+several times cheaper than aiortc's
 ``RtpPacket.parse`` + ``serialize``; ``python bench/rtp_rewrite.py`` prints both. Header
 extensions are parsed only when asked for (MID/RID for routing, audio level for the speaker).
 """
@@ -119,20 +120,54 @@ def forwarded(
     ssrc: int,
     extension: bytes,
 ) -> bytes:
-    """A consumer's copy of ``data`` carrying its own extension block.
+    """A consumer's copy of ``data`` carrying its own extension block, as new bytes.
 
     The publisher's extension IDs mean nothing to the subscriber (each side negotiated its
     own), and MID/RID must not leak (browsers route by MID): the SFU replaces the block with
     one in the consumer's IDs. CSRCs, padding and payload are kept as they are.
     """
+    out = bytearray(forwarded_length(data, header, extension))
+    write_forwarded(out, data, header, payload_type, sequence, timestamp, ssrc, extension)
+    return bytes(out)
+
+
+def forwarded_length(data: bytes, header: RtpHeader, extension: bytes) -> int:
+    """Size of the consumer's copy that ``forwarded`` / ``write_forwarded`` produce."""
+    return 12 + 4 * (data[0] & 0x0F) + len(extension) + len(data) - header.header_length
+
+
+def write_forwarded(
+    out: memoryview | bytearray,
+    data: bytes,
+    header: RtpHeader,
+    payload_type: int,
+    sequence: int,
+    timestamp: int,
+    ssrc: int,
+    extension: bytes,
+) -> int:
+    """Write the consumer's copy of ``data`` (see ``forwarded``) at the start of ``out``.
+
+    The fan-out path writes straight into the buffer SRTP protects in place, so a forwarded
+    packet is copied once per consumer and no bytes object is made for it. Returns the
+    length; raises ``ValueError`` if it does not fit (``out`` is left partly written).
+    """
     csrc_end = 12 + 4 * (data[0] & 0x0F)
-    first = (data[0] & 0xEF) | (0x10 if extension else 0)
-    head = _FIXED.pack(
-        first,
+    extension_end = csrc_end + len(extension)
+    end = extension_end + len(data) - header.header_length
+    if end > len(out):
+        raise ValueError("forwarded packet does not fit the buffer")
+    _FIXED.pack_into(
+        out,
+        0,
+        (data[0] & 0xEF) | (0x10 if extension else 0),
         (data[1] & 0x80) | (payload_type & 0x7F),
         sequence & 0xFFFF,
         timestamp & 0xFFFFFFFF,
         ssrc,
     )
     view = memoryview(data)
-    return b"".join((head, view[12:csrc_end], extension, view[header.header_length :]))
+    out[12:csrc_end] = view[12:csrc_end]
+    out[csrc_end:extension_end] = extension
+    out[extension_end:end] = view[header.header_length :]
+    return end

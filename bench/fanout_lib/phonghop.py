@@ -154,8 +154,8 @@ class PhonghopClient:
     async def publish(self, pc: RTCPeerConnection) -> None:
         """Join as the chair and offer microphone + camera."""
         sio = await self._connect(self.config["publisher_token"])
-        self._renegotiate_on(sio, pc)
-        await self._offer(sio, pc)
+        async with self._renegotiate_on(sio, pc):
+            await self._offer(sio, pc)
 
     async def subscribe(self, pc: RTCPeerConnection, index: int, prepare: Any) -> None:
         """Join as endpoint ``index`` and offer one recvonly audio + video slot."""
@@ -164,10 +164,15 @@ class PhonghopClient:
         pc.addTransceiver("video", direction="recvonly")
         await pc.setLocalDescription(await pc.createOffer())
         prepare(pc)
-        self._renegotiate_on(sio, pc)
-        await self._offer(sio, pc)
+        async with self._renegotiate_on(sio, pc):
+            await self._offer(sio, pc)
 
-    def _renegotiate_on(self, sio: Any, pc: RTCPeerConnection) -> None:
+    def _renegotiate_on(self, sio: Any, pc: RTCPeerConnection) -> asyncio.Lock:
+        """Answer ``rtc.renegotiate`` with a new offer; the lock keeps offers one at a time.
+
+        A renegotiation can be asked for while the first offer is still in flight: hold the
+        returned lock around that offer too, or the second answer finds the peer stable.
+        """
         lock = asyncio.Lock()
 
         async def on_renegotiate(data: dict[str, Any]) -> None:
@@ -188,6 +193,7 @@ class PhonghopClient:
                     common.log(f"renegotiation failed: {exc!r}")
 
         sio.on("rtc.renegotiate", on_renegotiate)
+        return lock
 
     async def close(self) -> None:
         """Disconnect every socket."""

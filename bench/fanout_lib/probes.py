@@ -5,7 +5,7 @@
 a counter and then gives it to aiortc anyway (the one decoding subscriber), and
 ``watch_sent_rtp`` shows every outgoing RTP packet, before SRTP protection, to a callback (the
 publisher records send times; the relay server learns its encoders' timestamp origins).
-Both replace ``RTCDtlsTransport`` coroutines on one instance; ``receive_directly`` reads a
+Both replace ``RTCDtlsTransport`` coroutines on one instance; ``DirectReceiver`` reads a
 connected peer's socket itself (the counting subscribers). All are checked by
 ``media.aiortc_hooks.check_aiortc`` against the pinned aiortc.
 """
@@ -64,38 +64,50 @@ _TIMESPEC = struct.Struct("@qq")
 RtpAt = Callable[[bytes, float], None]
 
 
-def receive_directly(
-    transport: RTCDtlsTransport, on_rtp: RtpAt, on_rtcp: Callable[[bytes], None]
-) -> Callable[[], None]:
-    """Read the connected peer's socket here: SRTP/SRTCP to the callbacks, the rest to aioice.
+class DirectReceiver:
+    """Reads a connected peer's socket itself: SRTP/SRTCP to callbacks, the rest to aioice.
 
     A counting subscriber must cost less than the SFU it measures and must not add its own
     delay to the latency it reports. aiortc's receive path queues every datagram twice (aioice's
-    connection queue, then the DTLS transport's task) before ``tap_rtp`` sees it; here the
-    socket's reader (``loop.add_reader``, replacing asyncio's) drains every waiting datagram
-    at once, unprotects RTP with the transport's own SRTP session and passes its arrival time as
-    the kernel stamped it (``SO_TIMESTAMPNS``), converted to ``time.monotonic``. STUN (consent)
-    and DTLS datagrams still go to aioice's protocol as before. Call once ICE has connected;
-    call the returned function before closing the peer connection.
-    """
-    check_aiortc()
-    pair = transport.transport._connection._nominated[1]
-    protocol = pair.protocol
-    udp = protocol.transport
-    # asyncio lets no other reader on a transport's descriptor: pause the transport and read
-    # a duplicate of the socket (the same kernel socket) instead.
-    sock = socket.socket(fileno=os.dup(udp.get_extra_info("socket").fileno()))
-    sock.setblocking(False)
-    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    srtp = transport._rx_srtp
-    ancillary = socket.CMSG_SPACE(_TIMESPEC.size)
-    loop = asyncio.get_running_loop()
-    monotonic_minus_real = time.monotonic() - time.time()
+    connection queue, then the DTLS transport's task) before ``tap_rtp`` sees it; ``drain``
+    reads every waiting datagram at once, unprotects RTP with the transport's own SRTP session
+    and passes its arrival time as the kernel stamped it (``SO_TIMESTAMPNS``), converted to
+    ``time.monotonic``. STUN (consent) and DTLS datagrams still go to aioice's protocol.
 
-    def read_ready() -> None:
+    ``drain`` runs either when the socket becomes readable (``wake_on_arrival``) or from the
+    caller's own timer. On one machine the server's ``sendto`` also pays for waking the
+    process that waits on the socket, a cost a server sending to remote endpoints never has;
+    a subscriber that drains on a timer is not waiting on its sockets, and its latency
+    samples are the kernel's stamps either way. Create it once ICE has connected; ``close``
+    it before closing the peer connection.
+    """
+
+    def __init__(
+        self, transport: RTCDtlsTransport, on_rtp: RtpAt, on_rtcp: Callable[[bytes], None]
+    ) -> None:
+        check_aiortc()
+        pair = transport.transport._connection._nominated[1]
+        self._protocol = pair.protocol
+        self._udp = self._protocol.transport
+        # asyncio lets no other reader on a transport's descriptor: pause the transport and
+        # read a duplicate of the socket (the same kernel socket) instead.
+        self._sock = socket.socket(fileno=os.dup(self._udp.get_extra_info("socket").fileno()))
+        self._sock.setblocking(False)
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._srtp = transport._rx_srtp
+        self._on_rtp, self._on_rtcp = on_rtp, on_rtcp
+        self._ancillary = socket.CMSG_SPACE(_TIMESPEC.size)
+        self._monotonic_minus_real = time.monotonic() - time.time()
+        self._loop = asyncio.get_running_loop()
+        self._watching = False
+        self._udp.pause_reading()
+
+    def drain(self) -> None:
+        """Handle every datagram waiting on the socket."""
+        sock, srtp, protocol = self._sock, self._srtp, self._protocol
         while True:
             try:
-                data, cmsgs, _, addr = sock.recvmsg(2048, ancillary)
+                data, cmsgs, _, addr = sock.recvmsg(2048, self._ancillary)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -106,7 +118,7 @@ def receive_directly(
                 continue
             try:
                 if 192 <= data[1] <= 223:
-                    on_rtcp(srtp.unprotect_rtcp(data))
+                    self._on_rtcp(srtp.unprotect_rtcp(data))
                     continue
                 packet = srtp.unprotect(data)
             except pylibsrtp.Error:
@@ -115,13 +127,16 @@ def receive_directly(
             for level, kind, payload in cmsgs:
                 if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS:
                     seconds, nanoseconds = _TIMESPEC.unpack(payload[: _TIMESPEC.size])
-                    arrival = seconds + nanoseconds * 1e-9 + monotonic_minus_real
-            on_rtp(packet, arrival)
+                    arrival = seconds + nanoseconds * 1e-9 + self._monotonic_minus_real
+            self._on_rtp(packet, arrival)
 
-    def stop() -> None:
-        loop.remove_reader(sock.fileno())
-        sock.close()
+    def wake_on_arrival(self) -> None:
+        """Drain whenever the socket becomes readable (the event loop waits on it)."""
+        self._loop.add_reader(self._sock.fileno(), self.drain)
+        self._watching = True
 
-    udp.pause_reading()
-    loop.add_reader(sock.fileno(), read_ready)
-    return stop
+    def close(self) -> None:
+        """Stop reading; the duplicate descriptor is closed, the peer's own socket is not."""
+        if self._watching:
+            self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()

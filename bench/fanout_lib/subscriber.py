@@ -6,7 +6,8 @@ the SFU does. Each peer's DTLS transport is tapped (``media.aiortc_hooks.tap_rtp
 decrypted RTP comes here and aiortc's receivers never see it. Per stream (SSRC) the counter
 keeps the highest sequence number and the missing ones, sends a Generic NACK for a gap at once
 and again every 100 ms, and counts a packet as lost when it is still missing after one second.
-Once connected, each counting peer reads its socket itself (``probes.receive_directly``):
+Once connected, each counting peer reads its socket itself (``probes.DirectReceiver``, every
+``--subscriber-poll-ms``, or as datagrams arrive when that is 0):
 for the first packet of each video frame it records the kernel's arrival time and the frame's
 ``common.frame_key`` so that the parent can compute the latency the SFU added, free of the
 subscriber process's own scheduling. Like a browser,
@@ -27,7 +28,6 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,7 @@ from media.aiortc_hooks import send_rtcp_nowait, tap_rtcp, tap_rtp
 
 from . import common
 from .clients import client_for, peer_connection
-from .probes import peek_rtp, peer_transport, receive_directly
+from .probes import DirectReceiver, peek_rtp, peer_transport
 
 LOSS_AFTER = 1.0  # a packet still missing this long after its gap was seen is lost
 NACK_EVERY = 0.1
@@ -104,7 +104,7 @@ class PeerCounter:
         self, counts: Counts, window: common.Window, nack: bool, drop: float = 0.0
     ) -> None:
         self.counts = counts
-        # latency samples only from kernel arrival stamps (probes.receive_directly); the
+        # latency samples only from kernel arrival stamps (probes.DirectReceiver); the
         # decoding subscriber's packets pass through aiortc's queues first and are not timed
         self.timing = False
         self.drop = drop  # fraction of packets to discard on arrival (NACK self-test)
@@ -275,7 +275,8 @@ async def _subscribe(
     pcs: list[RTCPeerConnection] = []
     counters: list[PeerCounter] = []
     decoders: list[asyncio.Task] = []
-    stoppers: list[Callable[[], None]] = []
+    receivers: list[DirectReceiver] = []
+    poll_seconds: float = options.get("poll_ms", 0) / 1000
     gate = asyncio.Semaphore(4)
 
     async def decode_track(track: MediaStreamTrack) -> None:
@@ -327,7 +328,10 @@ async def _subscribe(
         counter.rtcp_ssrc = common.first_ssrc(pc.localDescription.sdp) or counter.rtcp_ssrc
         await asyncio.wait_for(connected.wait(), 60)
         if not decode:
-            stoppers.append(receive_directly(counter.transport, counter.receive, counter.on_rtcp))
+            receiver = DirectReceiver(counter.transport, counter.receive, counter.on_rtcp)
+            if not poll_seconds:
+                receiver.wake_on_arrival()
+            receivers.append(receiver)
             counter.timing = True
 
     await asyncio.gather(*(connect(first_peer + i) for i in range(peers)))
@@ -341,7 +345,14 @@ async def _subscribe(
             for counter in counters:
                 counter.tick(now)
 
+    async def poller() -> None:
+        while True:
+            await asyncio.sleep(poll_seconds)
+            for receiver in receivers:
+                receiver.drain()
+
     ticking = asyncio.ensure_future(ticker())
+    polling = asyncio.ensure_future(poller()) if poll_seconds and receivers else None
     await window.wait(start_at, stop_at)
     await asyncio.sleep(max(0.0, window.start - time.monotonic()))
     cpu0 = benchutil.cpu_seconds(os.getpid())
@@ -351,9 +362,11 @@ async def _subscribe(
     results.put(("result", index, {"counts": counts, "cpu": cpu, "peers": peers}))
     await asyncio.to_thread(stop.wait)
     ticking.cancel()
+    if polling is not None:
+        polling.cancel()
     for task in decoders:
         task.cancel()
     await client.close()
-    for stop_reading in stoppers:
-        stop_reading()
+    for receiver in receivers:
+        receiver.close()
     await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)

@@ -4,7 +4,7 @@ import asyncio
 from itertools import pairwise
 
 from media import rtp
-from media.aiortc_hooks import observe_rtp
+from media.aiortc_hooks import RtpSendPath, observe_rtp
 from media.forwarding import KeyframeRequester
 from media.worker import Worker
 from tests.media.peers import Endpoint, frames
@@ -129,11 +129,12 @@ async def test_a_blocked_consumer_costs_the_others_nothing():
         blocked_consumer = next(iter(worker.transports["blocked"].slots.values())).consumer
         fine_consumer = next(iter(worker.transports["fine"].slots.values())).consumer
 
-        def full(packet: bytes) -> None:  # what a stalled link's socket answers
+        def full(data: object, address: object) -> int:  # what a stalled link's socket answers
             raise BlockingIOError(11, "Resource temporarily unavailable")
 
-        blocked_consumer._send = full
-        blocked_consumer.resolve_sender = lambda: full  # type: ignore[method-assign]
+        stalled = RtpSendPath(blocked_consumer.transport._tx_srtp, full, ("127.0.0.1", 9))
+        blocked_consumer._path = stalled
+        blocked_consumer.resolve_sender = lambda: stalled  # type: ignore[method-assign]
         producer = worker.routers["m"].producers[video]
         received_before, fine_before = producer.received, fine_consumer.sent
         await frames(fine.track(fine.slot_mids("video")[0]), 20)

@@ -116,3 +116,25 @@ def test_forwarded_copy_replaces_the_extension_block(seed: int):
     assert again.extensions.audio_level == (True, seed) and again.extensions.mid is None
     assert again.payload_type == 101 and again.payload == packet.payload
     assert again.sequence_number == seed and again.timestamp == seed and again.ssrc == 99
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_write_forwarded_writes_what_forwarded_returns(seed: int):
+    packet = _packet(seed, with_extensions=seed % 2 == 0)
+    data = packet.serialize(_EXT_MAP)
+    header = rtp.parse_header(data)
+    block = rtp.extension_block([(1, bytes([seed]))]) if seed % 3 else b""
+    expected = rtp.forwarded(data, header, 101, 7 + seed, 9 + seed, 99, block)
+    out = bytearray(b"\xaa" * 2000)
+    length = rtp.write_forwarded(out, data, header, 101, 7 + seed, 9 + seed, 99, block)
+    assert length == len(expected) == rtp.forwarded_length(data, header, block)
+    assert bytes(out[:length]) == expected
+    assert out[length:] == b"\xaa" * (2000 - length)  # nothing written past the packet
+
+
+def test_write_forwarded_refuses_a_buffer_too_small():
+    data = _packet(1, with_extensions=True).serialize(_EXT_MAP)
+    header = rtp.parse_header(data)
+    out = bytearray(rtp.forwarded_length(data, header, b"") - 1)
+    with pytest.raises(ValueError):
+        rtp.write_forwarded(out, data, header, 100, 1, 2, 3, b"")
