@@ -201,10 +201,15 @@ class Consumer:
         header: rtp.RtpHeader,
         keyframe: bool,
         elements: dict[int, bytes],
-        blocks: dict[tuple[int, int], bytes],
+        blocks: dict[tuple[int, int], tuple[int, bytes]],
         arrival_ms: int,
+        payload: memoryview,
     ) -> None:
-        """Rewrite a copy of the packet and send it; never awaits, never raises on a full link."""
+        """Rewrite a copy of the packet and send it; never awaits, never raises on a full link.
+
+        ``blocks`` caches ``rtp.copy_prefix`` per extension-ID set for this packet, and
+        ``payload`` is its payload: both are shared by every consumer of the packet.
+        """
         payload_type = self.payload_types.get(mime)
         if payload_type is None:  # the subscriber did not negotiate this codec
             self.skipped += 1
@@ -225,9 +230,9 @@ class Consumer:
             self._mime = mime
             self._begin_epoch(layer, header, arrival_ms)
         key = self._extension_key
-        block = blocks.get(key)
-        if block is None:
-            block = blocks[key] = self._extension_block(elements)
+        prefix = blocks.get(key)
+        if prefix is None:
+            prefix = blocks[key] = rtp.copy_prefix(data, self._extension_block(elements))
         sequence = (header.sequence + self._sequence_offset) & 0xFFFF
         timestamp = (header.timestamp + self._timestamp_offset) & 0xFFFFFFFF
         if (sequence - self._last_sequence) & 0xFFFF < 0x8000:  # type: ignore[operator]
@@ -239,8 +244,15 @@ class Consumer:
             self.dropped += 1
             return
         try:
-            length = rtp.write_forwarded(
-                path.buffer, data, header, payload_type, sequence, timestamp, self.ssrc, block
+            length = rtp.write_copy(
+                path.buffer,
+                prefix[0],
+                (data[1] & 0x80) | payload_type,
+                sequence,
+                timestamp,
+                self.ssrc,
+                prefix[1],
+                payload,
             )
             path.send(length)
         except (BlockingIOError, InterruptedError):  # its link is full
@@ -491,16 +503,17 @@ class Producer:
             if level:
                 self.on_audio_level(self, level[0] & 0x7F, arrival_ms)
         keyframe = False
+        payload = memoryview(data)[header.header_length :]
         if self.kind == "video":
-            keyframe = keyframe_start(mime, memoryview(data)[header.header_length :])
+            keyframe = keyframe_start(mime, payload)
             if keyframe and mime == "video/vp8":
-                height = vp8_keyframe_height(memoryview(data)[header.header_length :])
+                height = vp8_keyframe_height(payload)
                 if height:
                     layer.height = height
-        blocks: dict[tuple[int, int], bytes] = {}
+        blocks: dict[tuple[int, int], tuple[int, bytes]] = {}
         for consumer in self.consumers:
             consumer.forward(
-                layer_index, mime, data, header, keyframe, elements, blocks, arrival_ms
+                layer_index, mime, data, header, keyframe, elements, blocks, arrival_ms, payload
             )
 
     def close(self) -> None:

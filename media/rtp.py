@@ -146,28 +146,49 @@ def write_forwarded(
     ssrc: int,
     extension: bytes,
 ) -> int:
-    """Write the consumer's copy of ``data`` (see ``forwarded``) at the start of ``out``.
-
-    The fan-out path writes straight into the buffer SRTP protects in place, so a forwarded
-    packet is copied once per consumer and no bytes object is made for it. Returns the
-    length; raises ``ValueError`` if it does not fit (``out`` is left partly written).
-    """
-    csrc_end = 12 + 4 * (data[0] & 0x0F)
-    extension_end = csrc_end + len(extension)
-    end = extension_end + len(data) - header.header_length
-    if end > len(out):
-        raise ValueError("forwarded packet does not fit the buffer")
-    _FIXED.pack_into(
+    """Write the consumer's copy of ``data`` (see ``forwarded``) at the start of ``out``."""
+    first, middle = copy_prefix(data, extension)
+    return write_copy(
         out,
-        0,
-        (data[0] & 0xEF) | (0x10 if extension else 0),
+        first,
         (data[1] & 0x80) | (payload_type & 0x7F),
         sequence & 0xFFFF,
         timestamp & 0xFFFFFFFF,
         ssrc,
+        middle,
+        memoryview(data)[header.header_length :],
     )
-    view = memoryview(data)
-    out[12:csrc_end] = view[12:csrc_end]
-    out[csrc_end:extension_end] = extension
-    out[extension_end:end] = view[header.header_length :]
+
+
+def copy_prefix(data: bytes, extension: bytes) -> tuple[int, bytes]:
+    """First byte and CSRCs + extension block of a copy: shared by consumers with the same IDs."""
+    csrc_end = 12 + 4 * (data[0] & 0x0F)
+    return (data[0] & 0xEF) | (0x10 if extension else 0), data[12:csrc_end] + extension
+
+
+def write_copy(
+    out: memoryview | bytearray,
+    first: int,
+    second: int,
+    sequence: int,
+    timestamp: int,
+    ssrc: int,
+    middle: bytes,
+    payload: memoryview,
+) -> int:
+    """Write one consumer's copy at the start of ``out``; its length.
+
+    The fan-out path writes straight into the buffer SRTP protects in place, so a forwarded
+    packet is copied once per consumer and no bytes object is made for it; everything that
+    does not depend on the consumer (``copy_prefix``, the payload view) is computed once per
+    packet. ``second`` is the marker bit with the payload type; ``sequence`` and
+    ``timestamp`` must already be in range. Raises ``ValueError`` if it does not fit.
+    """
+    body = 12 + len(middle)
+    end = body + len(payload)
+    if end > len(out):
+        raise ValueError("forwarded packet does not fit the buffer")
+    _FIXED.pack_into(out, 0, first, second, sequence, timestamp, ssrc)
+    out[12:body] = middle
+    out[body:end] = payload
     return end
