@@ -5,10 +5,13 @@ The scripts run as ``python bench/<name>.py``, so this directory is first on ``s
 ``sys.path`` on to its children).
 """
 
+import asyncio
+import faulthandler
 import os
 import signal
 import socket
 import subprocess
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,22 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+def child_main(
+    label: Any, results: Any, main: Callable[..., Coroutine[Any, Any, None]], *args: Any
+) -> None:
+    """Entry point of a spawned bench process: run ``main(*args)``; a crash goes to ``results``.
+
+    The parent handles Ctrl-C and stops its children through its own events; SIGUSR1 dumps
+    every thread's stack (the parent asks when a child looks stuck).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    try:
+        asyncio.run(main(*args))
+    except Exception as exc:
+        results.put(("error", label, repr(exc)))
 
 
 class LoggedProcess:

@@ -53,10 +53,10 @@ from typing import Any
 import benchutil
 from fanout_lib import common
 from fanout_lib.common import log
-from fanout_lib.publisher import publisher_main
+from fanout_lib.publisher import publish
 from fanout_lib.servers import SfuServer, start_server
 from fanout_lib.source import SourceParams, load_or_encode
-from fanout_lib.subscriber import Counts, subscriber_main
+from fanout_lib.subscriber import Counts, subscribe
 
 SFUS = ("phonghop", "relay", "janus")
 
@@ -148,8 +148,18 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         log(f"{mode}: server pid {server.pid} ({comm}), CPU read from /proc/{server.pid}/stat")
         window = (start_at, stop_at, stop)
         publisher = ctx.Process(
-            target=publisher_main,
-            args=(mode, server.client_config, params, args.pacing_factor, results, *window),
+            target=benchutil.child_main,
+            args=(
+                "publisher",
+                results,
+                publish,
+                mode,
+                server.client_config,
+                params,
+                args.pacing_factor,
+                results,
+                *window,
+            ),
             name="publisher",
             daemon=True,
         )
@@ -163,8 +173,11 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         first = 0
         for index, peers in enumerate(shares):
             p = ctx.Process(
-                target=subscriber_main,
+                target=benchutil.child_main,
                 args=(
+                    index,
+                    results,
+                    subscribe,
                     mode,
                     server.client_config,
                     index,

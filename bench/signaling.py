@@ -26,7 +26,6 @@ meanwhile (a busy machine makes the numbers meaningless).
 import argparse
 import asyncio
 import contextlib
-import faulthandler
 import json
 import multiprocessing as mp
 import os
@@ -44,7 +43,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from benchutil import LoggedProcess, cpu_seconds, free_port, machine_busy_seconds, percentile
+from benchutil import (
+    LoggedProcess,
+    child_main,
+    cpu_seconds,
+    free_port,
+    machine_busy_seconds,
+    percentile,
+)
 
 API = "/api/v1"
 
@@ -236,35 +242,12 @@ async def check_presence_empty(redis_url: str, meeting_id: int) -> None:
 # ---- client processes ---------------------------------------------------------------------
 
 
-def client_main(
-    index: int,
-    url: str,
-    meeting_id: int,
-    tokens: list[str],
-    expected: int,
-    options: dict[str, Any],
-    start: Any,
-    stop: Any,
-    results: Any,
-) -> None:
-    """Entry point of one client process (spawned)."""
-    # the parent handles Ctrl-C and stops us through ``stop``
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the parent asks when stuck
-    try:
-        asyncio.run(
-            _clients(index, url, meeting_id, tokens, expected, options, start, stop, results)
-        )
-    except Exception as exc:
-        results.put(("error", index, repr(exc)))
-
-
 async def _wait_event(event: Any) -> None:
     """Wait for a multiprocessing event without blocking the loop."""
     await asyncio.to_thread(event.wait)
 
 
-async def _clients(
+async def clients(
     index: int,
     url: str,
     meeting_id: int,
@@ -275,6 +258,7 @@ async def _clients(
     stop: Any,
     results: Any,
 ) -> None:
+    """One client process's socket.io clients (run through ``benchutil.child_main``)."""
     import socketio  # imported here: the parent does not need it
 
     extra = {"compress": 15} if options["ws_compress"] else {}
@@ -429,7 +413,7 @@ def collect(
         missing = [i for i in range(len(procs)) if i not in got]
         left = deadline - time.monotonic()
         if left <= 0:
-            for i in missing:  # their stacks go to stderr (faulthandler in client_main)
+            for i in missing:  # their stacks go to stderr (faulthandler in benchutil.child_main)
                 with contextlib.suppress(OSError):
                     os.kill(procs[i].pid, signal.SIGUSR1)
             time.sleep(1.0)
@@ -510,8 +494,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         for index, tokens in enumerate(split(seeded["tokens"], nprocs)):
             p = ctx.Process(
-                target=client_main,
+                target=child_main,
                 args=(
+                    index,
+                    results,
+                    clients,
                     index,
                     server.url,
                     seeded["meeting_id"],

@@ -162,11 +162,6 @@ class Consumer:
         """True until the target layer's first keyframe has been forwarded."""
         return self.current_layer != self.target_layer
 
-    @property
-    def extension_key(self) -> tuple[int, int]:
-        """Key of the extension block this consumer sends."""
-        return self.extension_ids.key()
-
     def attach(self, producer: "Producer | None") -> None:
         """Show ``producer`` from now on (None pauses: a paused consumer costs nothing)."""
         if producer is self.producer:

@@ -1,11 +1,11 @@
 """The benchmark's only uses of aiortc internals beyond media/aiortc_hooks.py.
 
 ``media.aiortc_hooks.tap_rtp`` takes a transport's decrypted RTP away from aiortc's receivers
-(the subscribers count packets without running a receiver). Here: ``peek_rtp`` shows the RTP to
-a counter and then gives it to aiortc anyway (the one decoding subscriber), and
-``watch_sent_rtp`` shows every outgoing RTP packet, before SRTP protection, to a callback (the
-publisher records send times; the relay server learns its encoders' timestamp origins).
-Both replace ``RTCDtlsTransport`` coroutines on one instance; ``DirectReceiver`` reads a
+(the subscribers count packets without running a receiver) and ``observe_rtp`` shows it to a
+counter before aiortc (the one decoding subscriber, the relay). Here: ``watch_sent_rtp`` shows
+every outgoing RTP packet, before SRTP protection, to a callback (the publisher records send
+times; the relay server learns its encoders' timestamp origins); it replaces an
+``RTCDtlsTransport`` coroutine on one instance; ``DirectReceiver`` reads a
 connected peer's socket itself (the counting subscribers). All are checked by
 ``media.aiortc_hooks.check_aiortc`` against the pinned aiortc.
 """
@@ -21,7 +21,7 @@ import pylibsrtp
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
-from media.aiortc_hooks import RtpSink, check_aiortc
+from media.aiortc_hooks import check_aiortc
 
 
 def peer_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
@@ -31,18 +31,6 @@ def peer_transport(pc: RTCPeerConnection) -> RTCDtlsTransport:
         if transport is not None:
             return transport
     raise RuntimeError("the peer connection has no transport yet")
-
-
-def peek_rtp(transport: RTCDtlsTransport, sink: RtpSink) -> None:
-    """Show each decrypted incoming RTP packet to ``sink``, then let aiortc handle it."""
-    check_aiortc()
-    stock = transport._handle_rtp_data
-
-    async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
-        sink(data, arrival_time_ms)
-        await stock(data, arrival_time_ms)
-
-    transport._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
 
 
 def watch_sent_rtp(transport: RTCDtlsTransport, callback: Callable[[bytes], None]) -> None:

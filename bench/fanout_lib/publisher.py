@@ -9,7 +9,6 @@ which is what the subscribers' arrival times are matched against (one machine, o
 """
 
 import asyncio
-import signal
 import time
 from fractions import Fraction
 from typing import Any
@@ -130,7 +129,7 @@ class SendLog:
         self.frames.append((timestamp, common.frame_key(data, offset), now))
 
 
-def publisher_main(
+async def publish(
     mode: str,
     config: dict[str, Any],
     params: SourceParams,
@@ -140,24 +139,7 @@ def publisher_main(
     stop_at: Any,
     stop: Any,
 ) -> None:
-    """Entry point of the publisher process (spawned); reports to ``results``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stop``
-    try:
-        asyncio.run(_publish(mode, config, params, pacing_factor, results, start_at, stop_at, stop))
-    except Exception as exc:
-        results.put(("error", "publisher", repr(exc)))
-
-
-async def _publish(
-    mode: str,
-    config: dict[str, Any],
-    params: SourceParams,
-    pacing_factor: float,
-    results: Any,
-    start_at: Any,
-    stop_at: Any,
-    stop: Any,
-) -> None:
+    """The publisher process's work (run through ``common.child_main``); reports to ``results``."""
     window = common.Window()
     waiting = asyncio.ensure_future(window.wait(start_at, stop_at))
     source = load_or_encode(params, log=common.log)

@@ -14,8 +14,9 @@ Run as ``python -m fanout_lib.relay --port P`` (cwd ``bench/``). HTTP API on loo
 Added latency needs to know which publisher frame a re-encoded frame came from. aiortc's
 receiver makes the decoded frame's ``pts`` the publisher's RTP timestamp minus that of the first
 frame it received, and each sender stamps ``origin + pts`` with a random ``origin``. The server
-sees the publisher's first timestamp (``probes.peek_rtp``) and each sender's first packet, and
-publishes ``origin − first``: the benchmark maps re-encoded frames back by timestamp.
+sees the publisher's first timestamp (``media.aiortc_hooks.observe_rtp``) and each sender's
+first packet, and publishes ``origin − first``: the benchmark maps re-encoded frames back by
+timestamp.
 """
 
 import argparse
@@ -36,10 +37,10 @@ from aiortc import (
 from aiortc.contrib.media import MediaRelay
 from av.frame import Frame
 
-from media.aiortc_hooks import outgoing_stream
+from media.aiortc_hooks import observe_rtp, outgoing_stream
 
 from .common import payload_types
-from .probes import peek_rtp, peer_transport, watch_sent_rtp
+from .probes import peer_transport, watch_sent_rtp
 
 
 class OriginProbe(MediaStreamTrack):
@@ -105,7 +106,7 @@ class RelayServer:
             if self.first_timestamp is None and data[1] & 0x7F == video_pt:
                 self.first_timestamp = int.from_bytes(data[4:8], "big")
 
-        peek_rtp(peer_transport(pc), on_rtp)
+        observe_rtp(peer_transport(pc), on_rtp)
         await pc.setLocalDescription(await pc.createAnswer())
         return web.json_response(_description(pc))
 

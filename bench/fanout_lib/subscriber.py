@@ -18,15 +18,15 @@ as its own announced SSRC.
 would, to check that NACKs are answered and repaired packets counted (not for real runs).
 
 One subscriber runs alone in its own process with stock receivers and decodes
-(``decode=True``): its RTP is only peeked at (``probes.peek_rtp``), aiortc sends its NACKs, and
-it reports how many frames decoded at the source's size, proving the forwarded stream is valid.
+(``decode=True``): its RTP is only observed (``media.aiortc_hooks.observe_rtp``), aiortc sends
+its NACKs, and it reports how many frames decoded at the source's size, proving the forwarded
+stream is valid.
 """
 
 import asyncio
 import contextlib
 import os
 import random
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,11 +37,11 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from media import rtcp
-from media.aiortc_hooks import send_rtcp_nowait, tap_rtcp, tap_rtp
+from media.aiortc_hooks import observe_rtp, send_rtcp_nowait, tap_rtcp, tap_rtp
 
 from . import common
 from .clients import client_for, peer_connection
-from .probes import DirectReceiver, peek_rtp, peer_transport
+from .probes import DirectReceiver, peer_transport
 
 LOSS_AFTER = 1.0  # a packet still missing this long after its gap was seen is lost
 NACK_EVERY = 0.1
@@ -222,7 +222,7 @@ class PeerCounter:
             send_rtcp_nowait(self.transport, rtcp.nack(self.rtcp_ssrc, stream.ssrc, seqs[:200]))
 
 
-def subscriber_main(
+async def subscribe(
     mode: str,
     config: dict[str, Any],
     index: int,
@@ -234,39 +234,7 @@ def subscriber_main(
     stop_at: Any,
     stop: Any,
 ) -> None:
-    """Entry point of one subscriber process (spawned); reports to ``results``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us through ``stop``
-    try:
-        asyncio.run(
-            _subscribe(
-                mode,
-                config,
-                index,
-                first_peer,
-                peers,
-                options,
-                results,
-                start_at,
-                stop_at,
-                stop,
-            )
-        )
-    except Exception as exc:
-        results.put(("error", index, repr(exc)))
-
-
-async def _subscribe(
-    mode: str,
-    config: dict[str, Any],
-    index: int,
-    first_peer: int,
-    peers: int,
-    options: dict[str, Any],
-    results: Any,
-    start_at: Any,
-    stop_at: Any,
-    stop: Any,
-) -> None:
+    """One subscriber process's work (run through ``common.child_main``); reports to ``results``."""
     decode: bool = options["decode"]
     expected_size: tuple[int, int] = tuple(options["expected_size"])  # type: ignore[assignment]
     client = client_for(mode, config)
@@ -311,7 +279,7 @@ async def _subscribe(
         def prepare(pc: RTCPeerConnection) -> None:
             transport = counter.transport = peer_transport(pc)
             if decode:  # aiortc's own receivers run: they NACK and report
-                peek_rtp(transport, counter.on_rtp)
+                observe_rtp(transport, counter.on_rtp)
             else:
                 tap_rtp(transport, counter.on_rtp)
                 tap_rtcp(transport, counter.on_rtcp)
