@@ -32,6 +32,7 @@ from aioice import ice as aioice_ice
 from aioice import turn as aioice_turn
 from aioice.candidate import Candidate, candidate_foundation, candidate_priority
 from aiortc import RTCPeerConnection
+from aiortc import clock as aiortc_clock
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from pylibsrtp import Session
@@ -82,6 +83,11 @@ def tap_rtp(transport: RTCDtlsTransport, sink: RtpSink) -> None:
 
     # An instance attribute shadows the class method for this transport only.
     transport._handle_rtp_data = handle_rtp_data  # type: ignore[method-assign]
+
+
+def clock_ms() -> int:
+    """Now, on the clock of the ``arrival_time_ms`` aiortc hands to ``_handle_rtp_data``."""
+    return aiortc_clock.current_ms()
 
 
 def observe_rtp(transport: RTCDtlsTransport, sink: RtpSink) -> None:

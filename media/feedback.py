@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from media.rtcp import ReportBlock
+
 NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
 _RTX_HEAD = struct.Struct("!BBHII")
 _OSN = struct.Struct("!H")
@@ -132,6 +134,197 @@ def rtx_packet(
     return b"".join((head, view[12:header_length], original[2:4], view[header_length:end]))
 
 
+def unwrap_rtx(rtx: bytes, header_length: int, ssrc: int, payload_type: int) -> bytes | None:
+    """The original packet inside an RFC 4588 retransmission (None for padding-only probes).
+
+    The original sequence number (OSN) leads the RTX payload; the original SSRC and payload
+    type come from the stream the RTX one repairs. Padding is dropped, as ``rtx_packet`` does.
+    """
+    end = len(rtx)
+    if rtx[0] & 0x20:
+        end -= rtx[-1]
+    if end - header_length < 2 or header_length < 12:
+        return None  # Chromium probes bandwidth with RTX packets that are only padding
+    head = _RTX_HEAD.pack(
+        rtx[0] & ~0x20 & 0xFF,
+        (rtx[1] & 0x80) | (payload_type & 0x7F),
+        _OSN.unpack_from(rtx, header_length)[0],
+        struct.unpack_from("!I", rtx, 4)[0],
+        ssrc,
+    )
+    view = memoryview(rtx)
+    return b"".join((head, view[12:header_length], view[header_length + 2 : end]))
+
+
+class NackGenerator:
+    """Which packets of one incoming stream are missing, and when to NACK them (again).
+
+    The SFU asks the publisher itself: a packet lost on a commune's uplink would otherwise be
+    lost for every subscriber, each of whom would NACK the SFU for a packet it never had.
+    A gap is NACKed at once, then again every ``retry_ms`` up to ``max_retries`` times, and
+    forgotten after ``max_age_ms`` (the decoder has moved on; a keyframe request follows if it
+    could not). ``on_packet`` is on the hot path: one subtraction and a compare when nothing
+    is missing.
+    """
+
+    __slots__ = (
+        "_highest",
+        "_pending",
+        "asked",
+        "given_up",
+        "max_age_ms",
+        "max_pending",
+        "max_retries",
+        "recovered",
+        "retry_ms",
+    )
+
+    IN_ORDER, GAP, LATE = 0, 1, 2
+
+    def __init__(
+        self,
+        retry_ms: int = 60,
+        max_retries: int = 8,
+        max_age_ms: int = 1000,
+        max_pending: int = 500,
+    ) -> None:
+        self.retry_ms = retry_ms
+        self.max_retries = max_retries
+        self.max_age_ms = max_age_ms
+        self.max_pending = max_pending
+        self._highest: int | None = None
+        # sequence → [first noticed, last asked, times asked]
+        self._pending: dict[int, list[int]] = {}
+        self.asked = 0  # sequence numbers put in NACKs (with retries)
+        self.recovered = 0  # missing packets that arrived after all
+        self.given_up = 0
+
+    @property
+    def missing(self) -> int:
+        """How many sequence numbers are awaited now."""
+        return len(self._pending)
+
+    def on_packet(self, seq: int, now_ms: int) -> int:
+        """Note an arriving packet: ``IN_ORDER``, ``GAP`` (new losses found) or ``LATE``."""
+        highest = self._highest
+        if highest is None:
+            self._highest = seq
+            return self.IN_ORDER
+        distance = (seq - highest) & 0xFFFF
+        if distance == 1:
+            self._highest = seq
+            return self.IN_ORDER
+        if distance == 0:
+            return self.LATE  # a duplicate
+        if distance < 0x8000:
+            self._highest = seq
+            if distance > self.max_pending:
+                # A jump this large is a restarted stream, not loss: resynchronise.
+                self.given_up += len(self._pending)
+                self._pending.clear()
+                return self.IN_ORDER
+            for missing in range(highest + 1, highest + distance):
+                self._pending[missing & 0xFFFF] = [now_ms, 0, 0]
+            if len(self._pending) > self.max_pending:
+                for old in list(self._pending)[: len(self._pending) - self.max_pending]:
+                    del self._pending[old]
+                    self.given_up += 1
+            return self.GAP
+        if self._pending.pop(seq, None) is not None:
+            self.recovered += 1
+        return self.LATE
+
+    def due(self, now_ms: int) -> list[int]:
+        """The sequence numbers to NACK now; forgets those too old or asked too often."""
+        ask: list[int] = []
+        for seq, entry in list(self._pending.items()):
+            first, last, count = entry
+            if now_ms - first > self.max_age_ms or count >= self.max_retries:
+                del self._pending[seq]
+                self.given_up += 1
+            elif count == 0 or now_ms - last >= self.retry_ms:
+                entry[1] = now_ms
+                entry[2] = count + 1
+                ask.append(seq)
+        self.asked += len(ask)
+        return ask
+
+
+class ReceptionStats:
+    """What the SFU received of one publisher stream, for its Receiver Reports (RFC 3550 A.3).
+
+    Without RRs a publisher learns neither its uplink loss nor its round-trip time: Chromium's
+    loss-based bandwidth estimate and its retransmission timing rely on them. aiortc's own
+    receivers would send them, but the SFU takes the packets before they reach a receiver.
+    """
+
+    __slots__ = (
+        "_base",
+        "_cycles",
+        "_expected_prior",
+        "_highest",
+        "_last_transit",
+        "_received_prior",
+        "_sr_arrival",
+        "_sr_middle",
+        "clock_rate",
+        "jitter",
+        "received",
+    )
+
+    def __init__(self, clock_rate: int) -> None:
+        self.clock_rate = clock_rate
+        self._base: int | None = None
+        self._highest = 0
+        self._cycles = 0
+        self.received = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+        self.jitter = 0.0  # in RTP timestamp units
+        self._last_transit: int | None = None
+        self._sr_middle = 0
+        self._sr_arrival = 0.0
+
+    def on_packet(self, seq: int, timestamp: int, arrival_ms: int) -> None:
+        """One packet (in order, late or retransmitted) of the stream."""
+        self.received += 1
+        if self._base is None:
+            self._base = self._highest = seq
+        elif 0 < (seq - self._highest) & 0xFFFF < 0x8000:
+            if seq < self._highest:
+                self._cycles += 1
+            self._highest = seq
+        # Interarrival jitter (RFC 3550 A.8), on the stream's clock.
+        transit = arrival_ms * self.clock_rate // 1000 - timestamp
+        if self._last_transit is not None:
+            d = abs(((transit - self._last_transit + 0x80000000) & 0xFFFFFFFF) - 0x80000000)
+            self.jitter += (d - self.jitter) / 16
+        self._last_transit = transit
+
+    def on_sender_report(self, ntp: int, arrival: float) -> None:
+        """The publisher's SR on this stream, received at monotonic time ``arrival``."""
+        self._sr_middle = ntp_middle(ntp)
+        self._sr_arrival = arrival
+
+    def report(self, ssrc: int, monotonic_now: float) -> ReportBlock | None:
+        """The next report block for ``ssrc`` (None before the first packet)."""
+        if self._base is None:
+            return None
+        extended = self._cycles << 16 | self._highest
+        expected = extended - self._base + 1
+        lost = expected - self.received
+        interval_expected = expected - self._expected_prior
+        interval_lost = interval_expected - (self.received - self._received_prior)
+        self._expected_prior, self._received_prior = expected, self.received
+        fraction = (interval_lost << 8) // interval_expected if interval_lost > 0 else 0
+        dlsr = 0
+        if self._sr_middle:
+            dlsr = int((monotonic_now - self._sr_arrival) * 65536)
+        return ReportBlock(
+            ssrc, min(fraction, 255), lost, extended, int(self.jitter), self._sr_middle, dlsr
+        )
+
+
 @dataclass(slots=True)
 class NackResponder:
     """Answers one consumer's NACKs from its producer's ``PacketCache``.
@@ -242,6 +435,7 @@ class BandwidthEstimate:
     floor_bps: int = 50_000
     ceiling_bps: int = 10_000_000
     remb_bps: int | None = None
+    loss: float = 0.0  # the last reported loss fraction (0–1)
     _loss_based: float = field(init=False)
     _updated: float | None = None
     _last_loss_report: float | None = None
@@ -279,6 +473,7 @@ class BandwidthEstimate:
         """A report block's ``fraction_lost`` (0–255, 1/256 units) from the consumer."""
         now = time.monotonic() if now is None else now
         loss = fraction_lost / 256
+        self.loss = loss
         if loss > 0.10:
             self._loss_based *= 1 - 0.5 * loss
         elif loss < 0.02 and self._last_loss_report is not None:

@@ -24,7 +24,15 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from media import rtp
 from media.aiortc_hooks import RtpSendPath, rtp_send_path
 from media.codecs import keyframe_start
-from media.feedback import BandwidthEstimate, PacketCache, SenderReportClock, rtx_packet
+from media.feedback import (
+    BandwidthEstimate,
+    NackGenerator,
+    PacketCache,
+    ReceptionStats,
+    SenderReportClock,
+    rtx_packet,
+)
+from media.layers import LayerSelector
 
 KEYFRAME_RETRY_MS = 1000  # a consumer still waiting for a keyframe asks again this often
 CLOCK_RATES = {"audio": 48000, "video": 90000}
@@ -71,6 +79,41 @@ class KeyframeRequester:
             self._pending = None
 
 
+@dataclass
+class NackRequester:
+    """Sends a layer's NACKs to its publisher: at once for a new gap, then on a retry timer.
+
+    One timer per layer at most, and only while something is missing.
+    """
+
+    generator: NackGenerator
+    send: Callable[[list[int]], None]  # sequence numbers → one RTCP NACK to the publisher
+    clock_ms: Callable[[], int]  # the clock of the packets' arrival times
+    _timer: asyncio.TimerHandle | None = None
+
+    def request(self) -> None:
+        """A new gap was found: ask now (and keep asking while it stays missing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._fire()
+
+    def _fire(self) -> None:
+        self._timer = None
+        lost = self.generator.due(self.clock_ms())
+        if lost:
+            self.send(lost)
+        if self.generator.missing:
+            self._timer = asyncio.get_running_loop().call_later(
+                self.generator.retry_ms / 1000, self._fire
+            )
+
+    def cancel(self) -> None:
+        """Stop asking (the producer is closing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 @dataclass(slots=True)
 class ExtensionIds:
     """Where the extensions the SFU carries or reads sit in one side's negotiation (0: absent)."""
@@ -99,7 +142,9 @@ class Layer:
     packets: int = 0
     last_arrival_ms: int = 0
     cache: PacketCache | None = None  # video: answers consumers' NACKs
+    nacks: NackRequester | None = None  # video with NACK negotiated: asks the publisher
     clock: SenderReportClock = field(default_factory=lambda: SenderReportClock(90000))
+    reception: ReceptionStats = field(default_factory=lambda: ReceptionStats(90000))
 
 
 @dataclass(slots=True)
@@ -126,6 +171,7 @@ class Consumer:
     rtx_payload_types: dict[str, int] = field(default_factory=dict)  # mime → RTX PT
     producer: "Producer | None" = None
     bandwidth: BandwidthEstimate = field(default_factory=BandwidthEstimate)
+    selector: LayerSelector = field(default_factory=LayerSelector)
     target_layer: int = 0
     max_height: int = 0  # 0: no limit asked
     max_bitrate: int = 0  # 0: unknown; set from the bandwidth estimate
@@ -170,23 +216,47 @@ class Consumer:
             self.producer.remove_consumer(self)
         self.producer = producer
         self.current_layer = None
+        self.selector.probing = None  # layer indices of the old producer mean nothing now
         if producer is not None:
             self.target_layer = producer.layer_for(self.max_height, self.max_bitrate)
+            self.selector.target = self.target_layer
             producer.add_consumer(self)
 
-    def prefer(self, max_height: int | None = None, max_bitrate: int | None = None) -> None:
+    def prefer(
+        self,
+        max_height: int | None = None,
+        max_bitrate: int | None = None,
+        now: float | None = None,
+    ) -> None:
         """Record what the subscriber displays / can take; switch layer (at a keyframe)."""
         if max_height is not None:
             self.max_height = max_height
         if max_bitrate is not None:
             self.max_bitrate = max_bitrate
-        if self.producer is None:
+        producer = self.producer
+        if producer is None:
             return
-        target = self.producer.layer_for(self.max_height, self.max_bitrate)
+        if len(producer.layers) == 1:
+            target = 0
+        else:
+            size_layer = producer.layer_for(self.max_height)
+            # The keep-margin protects a layer the estimate confirmed, not one being probed:
+            # a probe succeeds only when the estimate reaches the layer's full bitrate.
+            probing = self.selector.probing
+            hold = self.target_layer if probing is None else probing - 1
+            bandwidth_layer = producer.layer_for(self.max_height, self.max_bitrate, hold=hold)
+            target = self.selector.choose(
+                time.monotonic() if now is None else now,
+                size_layer,
+                bandwidth_layer,
+                producer.next_live_layer(bandwidth_layer, size_layer),
+                self.bandwidth.loss,
+                self.bandwidth.remb_bps,
+            )
         if target != self.target_layer:
             self.target_layer = target
             if self.current_layer != target:
-                self.producer.request_keyframe(target)
+                producer.request_keyframe(target)
 
     def forward(
         self,
@@ -260,6 +330,34 @@ class Consumer:
         else:
             self.sent += 1
             self.bytes_sent += length
+
+    def forward_late(
+        self,
+        layer: int,
+        mime: str,
+        data: bytes,
+        header: rtp.RtpHeader,
+        keyframe: bool,
+        elements: dict[int, bytes],
+        blocks: dict[tuple[int, int], tuple[int, bytes]],
+        arrival_ms: int,
+        payload: memoryview,
+    ) -> None:
+        """A packet older than the newest (recovered by a NACK, or reordered).
+
+        Forwarded only inside the current epoch: numbered with an older epoch's offsets it
+        would land on a wrong sequence number, and a late packet never starts an epoch (the
+        packets after it have already gone by).
+        """
+        epoch = self.epochs[-1] if self.epochs else None
+        if (
+            layer != self.current_layer
+            or epoch is None
+            or (header.sequence + self._sequence_offset - epoch.first_sequence) & 0xFFFF >= 0x8000
+        ):
+            self.skipped += 1
+            return
+        self.forward(layer, mime, data, header, keyframe, elements, blocks, arrival_ms, payload)
 
     def _transmit(self, packet: bytes) -> bool:
         """SRTP-protect and send; False (the packet is this consumer's loss only) if it can't."""
@@ -371,9 +469,9 @@ class Consumer:
         ntp, producer_rtp = clock.now(monotonic_now)
         return ntp, (producer_rtp + self._timestamp_offset) & 0xFFFFFFFF
 
-    def on_bandwidth(self) -> None:
+    def on_bandwidth(self, now: float | None = None) -> None:
         """The estimate changed: move to the layer it allows (at the next keyframe)."""
-        self.prefer(max_bitrate=self.bandwidth.bps)
+        self.prefer(max_bitrate=self.bandwidth.bps, now=now)
 
     def source_of(self, sequence: int) -> tuple[int, int, int] | None:
         """(layer, producer sequence, timestamp offset) behind an output sequence number."""
@@ -406,6 +504,7 @@ class Producer:
     source: str = "camera"
     layers: list[Layer] = field(default_factory=lambda: [Layer(None)])
     payload_types: dict[int, str] = field(default_factory=dict)  # publisher's PT → mime
+    rtx_payload_types: dict[int, int] = field(default_factory=dict)  # its RTX PT → media PT
     extension_ids: ExtensionIds = field(default_factory=ExtensionIds)
     consumers: list[Consumer] = field(default_factory=list)
     on_audio_level: AudioLevelSink | None = None
@@ -423,6 +522,7 @@ class Producer:
     def __post_init__(self) -> None:
         for layer in self.layers:
             layer.clock = SenderReportClock(CLOCK_RATES[self.kind])
+            layer.reception = ReceptionStats(CLOCK_RATES[self.kind])
             if self.kind == "video" and layer.cache is None:
                 layer.cache = PacketCache()
 
@@ -445,26 +545,42 @@ class Producer:
             if requester is not None:
                 requester.request()
 
-    def layer_for(self, max_height: int, max_bitrate: int = 0) -> int:
+    def layer_for(self, max_height: int, max_bitrate: int = 0, hold: int = -1) -> int:
         """The highest layer that is being sent and fits ``max_height`` and ``max_bitrate``.
 
         A layer the publisher has stopped sending (Chromium drops its top layer when its
         uplink estimate is short) is never chosen: a consumer waiting for it would freeze.
+        Layers up to ``hold`` (the consumer's current one) need only ``HOLD_FRACTION`` of
+        their bitrate to be kept, so an estimate hovering at a threshold does not make the
+        consumer switch (and ask for a keyframe) at every report.
         """
         if len(self.layers) == 1:
             return 0
         newest = max(layer.last_arrival_ms for layer in self.layers)
         best = None
         for index, layer in enumerate(self.layers):
-            if not layer.packets or newest - layer.last_arrival_ms > LAYER_IDLE_MS:
+            if not self._live(layer, newest):
                 continue
             height = layer.height or DEFAULT_LAYER_HEIGHTS[min(index, 2)]
             if best is not None and max_height and height > max_height:
                 break
-            if best is not None and max_bitrate and max_bitrate < LAYER_MIN_BITRATE[min(index, 2)]:
+            needed = LAYER_MIN_BITRATE[min(index, 2)] * (HOLD_FRACTION if index <= hold else 1)
+            if best is not None and max_bitrate and max_bitrate < needed:
                 break
             best = index
         return 0 if best is None else best
+
+    def next_live_layer(self, above: int, up_to: int) -> int | None:
+        """The lowest layer being sent in (``above``, ``up_to``]: where a probe goes next."""
+        newest = max(layer.last_arrival_ms for layer in self.layers)
+        for index in range(above + 1, min(up_to, len(self.layers) - 1) + 1):
+            if self._live(self.layers[index], newest):
+                return index
+        return None
+
+    @staticmethod
+    def _live(layer: Layer, newest_ms: int) -> bool:
+        return bool(layer.packets) and newest_ms - layer.last_arrival_ms <= LAYER_IDLE_MS
 
     def wanted_layer(self) -> int:
         """The highest layer any consumer displays (by size alone): what the publisher must send."""
@@ -484,8 +600,15 @@ class Producer:
         layer = self.layers[layer_index]
         layer.packets += 1
         layer.last_arrival_ms = arrival_ms
+        layer.reception.on_packet(header.sequence, header.timestamp, arrival_ms)
         if layer.cache is not None:
             layer.cache.put(header.sequence, data, arrival_ms)
+        late = False
+        if layer.nacks is not None:
+            order = layer.nacks.generator.on_packet(header.sequence, arrival_ms)
+            if order == NackGenerator.GAP:
+                layer.nacks.request()
+            late = order == NackGenerator.LATE
         if not layer.clock.ready:
             layer.clock.on_packet(header.timestamp, time.monotonic())
         mime = self.payload_types.get(header.payload_type)
@@ -506,6 +629,12 @@ class Producer:
                 if height:
                     layer.height = height
         blocks: dict[tuple[int, int], tuple[int, bytes]] = {}
+        if late:
+            for consumer in self.consumers:
+                consumer.forward_late(
+                    layer_index, mime, data, header, keyframe, elements, blocks, arrival_ms, payload
+                )
+            return
         for consumer in self.consumers:
             consumer.forward(
                 layer_index, mime, data, header, keyframe, elements, blocks, arrival_ms, payload
@@ -519,6 +648,8 @@ class Producer:
         for layer in self.layers:
             if layer.keyframes is not None:
                 layer.keyframes.cancel()
+            if layer.nacks is not None:
+                layer.nacks.cancel()
 
 
 # Below these estimates a consumer is not moved up to the middle / top layer. Chromium's
@@ -526,6 +657,7 @@ class Producer:
 # runs about 1.5x ahead of what it receives: the thresholds let a consumer on 360p (REMB about
 # 1 Mbps) move up, and the loss-based estimate moves it back down on a link that cannot carry it.
 LAYER_MIN_BITRATE = (0, 250_000, 900_000)
+HOLD_FRACTION = 0.75
 LAYER_IDLE_MS = 1500  # a layer silent this long (relative to the newest) is not being sent
 
 

@@ -20,7 +20,15 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media import aiortc_hooks, rtcp, rtp, sdp
-from media.forwarding import Consumer, ExtensionIds, KeyframeRequester, Layer, Producer
+from media.feedback import NackGenerator, unwrap_rtx
+from media.forwarding import (
+    Consumer,
+    ExtensionIds,
+    KeyframeRequester,
+    Layer,
+    NackRequester,
+    Producer,
+)
 from media.ports import MediaNetwork, bind_rtc_ports
 
 log = logging.getLogger("phonghop.media")
@@ -85,9 +93,11 @@ class Transport:
         self._on_producer_closed = on_producer_closed
         self._on_closed = on_closed
         self._routes: dict[int, tuple[Producer, int]] = {}  # SSRC → (producer, layer)
+        self._rtx_routes: dict[int, tuple[Producer, int]] = {}  # RTX SSRC → what it repairs
         self._consumers_by_ssrc: dict[int, Consumer] = {}
         self._mid_ids: set[int] = set()
         self._rid_ids: set[int] = set()
+        self._repaired_rid_ids: set[int] = set()
         self._rids: dict[str, list[str]] = {}  # mid → simulcast rids, lowest first
         self._rtcp_ssrc = random.getrandbits(32) or 1
         self.cname = f"phonghop-{self._rtcp_ssrc:08x}"
@@ -120,14 +130,18 @@ class Transport:
             for mid, found in simulcast.items():
                 self._rids[mid] = found.rid_names
             remote_ssrcs: dict[str, list[int]] = {}
+            remote_rtx: dict[str, dict[int, int]] = {}
             for media in parsed.media:
                 mid = media.rtp.muxId
                 remote_ssrcs[mid] = _primary_ssrcs(media)
+                remote_rtx[mid] = _rtx_ssrcs(media)
                 for extension in media.rtp.headerExtensions:
                     if extension.uri == URI_MID:
                         self._mid_ids.add(extension.id)
                     elif extension.uri == URI_RID:
                         self._rid_ids.add(extension.id)
+                    elif extension.uri == URI_REPAIRED_RID:
+                        self._repaired_rid_ids.add(extension.id)
             new_producers: list[Producer] = []
             for transceiver in self.pc.getTransceivers():
                 aiortc_hooks.detach_media(transceiver)
@@ -143,6 +157,9 @@ class Transport:
                     if ssrcs and len(producer.layers) == 1:
                         producer.layers[0].ssrc = ssrcs[0]
                         self._routes[ssrcs[0]] = (producer, 0)
+                        rtx_ssrc = remote_rtx.get(mid, {}).get(ssrcs[0])
+                        if rtx_ssrc is not None:
+                            self._rtx_routes[rtx_ssrc] = (producer, 0)
                 elif wanted == "sendonly":
                     transceiver.direction = "sendonly"
             try:
@@ -177,20 +194,36 @@ class Transport:
         if source is None or source not in SOURCES:
             source = "microphone" if kind == "audio" else "camera"
         rids = self._rids.get(mid) or [None]
+        codecs = aiortc_hooks.negotiated_codecs(transceiver)
         producer = Producer(
             id=f"{self.id}/{mid}",
             kind=kind,
             source=source,
             layers=[Layer(rid) for rid in rids],
-            payload_types={
-                codec.payload_type: codec.mime
-                for codec in aiortc_hooks.negotiated_codecs(transceiver)
+            payload_types={codec.payload_type: codec.mime for codec in codecs},
+            rtx_payload_types={
+                codec.rtx_payload_type: codec.payload_type
+                for codec in codecs
+                if codec.rtx_payload_type is not None
             },
             extension_ids=ExtensionIds.from_uris(_extension_ids(parsed, mid)),
         )
+        nack = kind == "video" and any("nack" in codec.feedback for codec in codecs)
         for index, layer in enumerate(producer.layers):
             layer.keyframes = KeyframeRequester(self._pli_sender(producer, index))
+            if nack:
+                layer.nacks = NackRequester(
+                    NackGenerator(), self._nack_sender(producer, index), aiortc_hooks.clock_ms
+                )
         return producer
+
+    def _nack_sender(self, producer: Producer, index: int) -> Callable[[list[int]], None]:
+        def send(lost: list[int]) -> None:
+            ssrc = producer.layers[index].ssrc
+            if ssrc is not None and not self.closed:
+                self.send_rtcp(rtcp.nack(self._rtcp_ssrc, ssrc, lost))
+
+        return send
 
     def _pli_sender(self, producer: Producer, index: int) -> Callable[[], None]:
         def send() -> None:
@@ -246,12 +279,35 @@ class Transport:
             return
         route = self._routes.get(header.ssrc)
         if route is None:
-            route = self._learn_route(data, header)
+            repaired = self._rtx_routes.get(header.ssrc)
+            if repaired is None:
+                route = self._learn_route(data, header)
+                repaired = self._rtx_routes.get(header.ssrc) if route is None else None
+            if repaired is not None:
+                self._on_rtx(repaired[0], repaired[1], data, header, arrival_ms)
+                return
             if route is None:
                 self.unroutable += 1
                 return
         producer, layer = route
         producer.on_rtp(layer, data, header, arrival_ms)
+
+    def _on_rtx(
+        self, producer: Producer, index: int, data: bytes, header: rtp.RtpHeader, arrival_ms: int
+    ) -> None:
+        """A publisher's retransmission (answering our NACK): unwrap it, then as if on time."""
+        payload_type = producer.rtx_payload_types.get(header.payload_type)
+        ssrc = producer.layers[index].ssrc
+        if payload_type is None or ssrc is None:
+            self.unroutable += 1
+            return
+        try:
+            original = unwrap_rtx(data, header.header_length, ssrc, payload_type)
+            if original is None:
+                return  # padding only: the publisher probing its bandwidth
+            producer.on_rtp(index, original, rtp.parse_header(original), arrival_ms)
+        except ValueError:
+            self.unroutable += 1
 
     def _learn_route(self, data: bytes, header: rtp.RtpHeader) -> tuple[Producer, int] | None:
         """Place an SSRC the SDP did not announce, from its MID/RID header extensions."""
@@ -266,18 +322,41 @@ class Transport:
         if producer is None:
             return None
         index = 0
+        if header.payload_type in producer.rtx_payload_types:
+            self._learn_rtx_route(producer, elements, header)
+            return None
         if len(producer.layers) > 1:
             rids = [layer.rid for layer in producer.layers]
             if rid not in rids:
-                return None  # RTX (repaired-rid) or an unknown layer
+                return None  # an unknown layer
             index = rids.index(rid)
         elif producer.layers[0].ssrc is not None:
-            return None  # a second SSRC on a single-layer mid: RTX or a stray stream
+            return None  # a second SSRC on a single-layer mid: a stray stream
         if header.payload_type not in producer.payload_types:
             return None
         producer.layers[index].ssrc = header.ssrc
         self._routes[header.ssrc] = (producer, index)
         return producer, index
+
+    def _learn_rtx_route(
+        self, producer: Producer, elements: dict[int, bytes], header: rtp.RtpHeader
+    ) -> None:
+        """Place an RTX stream the SDP did not pair (simulcast: by its repaired-rid)."""
+        index = 0
+        if len(producer.layers) > 1:
+            repaired = next(
+                (
+                    elements[i].decode(errors="replace")
+                    for i in self._repaired_rid_ids
+                    if i in elements
+                ),
+                None,
+            )
+            rids = [layer.rid for layer in producer.layers]
+            if repaired not in rids:
+                return
+            index = rids.index(repaired)
+        self._rtx_routes[header.ssrc] = (producer, index)
 
     def on_rtcp(self, data: bytes) -> None:
         """Decrypted RTCP from the endpoint: feedback on our consumers, reports on its producers."""
@@ -316,9 +395,11 @@ class Transport:
                 route = self._routes.get(item.sender_ssrc)
                 if report is not None and route is not None:
                     producer, layer = route
+                    now = time.monotonic()
                     producer.layers[layer].clock.on_sender_report(
-                        report.ntp, report.rtp_timestamp, time.monotonic()
+                        report.ntp, report.rtp_timestamp, now
                     )
+                    producer.layers[layer].reception.on_sender_report(report.ntp, now)
             for block in rtcp.parse_report_blocks(item):
                 consumer = self._consumers_by_ssrc.get(block.ssrc)
                 if consumer is not None:
@@ -362,12 +443,21 @@ class Transport:
                     cname=self.cname,
                 )
             )
+        blocks: list[rtcp.ReportBlock] = []
         for producer in self.producers.values():
+            for layer in producer.layers:
+                if layer.ssrc is not None:
+                    block = layer.reception.report(layer.ssrc, monotonic_now)
+                    if block is not None:
+                        blocks.append(block)
             if producer.kind != "video":
                 continue
             ssrcs = [layer.ssrc for layer in producer.layers if layer.ssrc is not None]
             if ssrcs:
                 self.send_rtcp(rtcp.remb(self._rtcp_ssrc, publisher_budget(producer), ssrcs))
+        # Receiver Reports: the publisher's uplink loss and (through LSR/DLSR) its RTT.
+        for start in range(0, len(blocks), 31):
+            self.send_rtcp(rtcp.receiver_report(self._rtcp_ssrc, blocks[start : start + 31]))
 
     # ---- consumers --------------------------------------------------------------------
 
@@ -423,6 +513,11 @@ class Transport:
                     "dropped": s.consumer.dropped,
                     "skipped": s.consumer.skipped,
                     "layer": s.consumer.current_layer,
+                    "target_layer": s.consumer.target_layer,
+                    "switches": s.consumer.switches,
+                    "bandwidth_bps": s.consumer.bandwidth.bps,
+                    "probes": s.consumer.selector.probes,
+                    "failed_probes": s.consumer.selector.failed_probes,
                 }
                 for mid, s in self.slots.items()
             },
@@ -435,6 +530,15 @@ def _extension_ids(description: SessionDescription, mid: str) -> dict[str, int]:
         if media.rtp.muxId == mid:
             return {ext.uri: ext.id for ext in media.rtp.headerExtensions}
     return {}
+
+
+def _rtx_ssrcs(media: Any) -> dict[int, int]:
+    """Primary SSRC → its RTX SSRC, from an m-section's ``a=ssrc-group:FID`` lines."""
+    return {
+        int(group.items[0]): int(group.items[1])
+        for group in media.ssrc_group
+        if group.semantic == "FID" and len(group.items) > 1
+    }
 
 
 def _primary_ssrcs(media: Any) -> list[int]:

@@ -11,8 +11,10 @@ from aiortc.rtp import HeaderExtensionsMap, RtcpPacket, RtcpSrPacket, RtpPacket,
 from media import rtcp, rtp
 from media.feedback import (
     BandwidthEstimate,
+    NackGenerator,
     NackResponder,
     PacketCache,
+    ReceptionStats,
     SenderReportClock,
     ntp_middle,
     ntp_now,
@@ -20,6 +22,7 @@ from media.feedback import (
     rtx_packet,
     unix_to_ntp,
 )
+from media.feedback import unwrap_rtx as unwrap_rtx_bytes
 
 _EXT_MAP = HeaderExtensionsMap()
 _EXT_MAP.configure(
@@ -112,6 +115,44 @@ def test_rtx_packet_is_what_aiortc_unwraps(seed):
     assert restored.serialize(_EXT_MAP) == reference.serialize(_EXT_MAP)
     assert restored.payload == original.payload
     assert restored.sequence_number == original.sequence_number
+    # Our own unwrap (publisher RTX → original) gives the same bytes as aiortc's.
+    ours = unwrap_rtx_bytes(wrapped, rtp.parse_header(wrapped).header_length, original.ssrc, 97)
+    assert ours == reference.serialize(_EXT_MAP)
+
+
+def test_padding_only_rtx_unwraps_to_nothing():
+    probe = RtpPacket(payload_type=98, sequence_number=7, timestamp=1, ssrc=5)
+    probe.padding_size = 200  # how Chromium probes bandwidth on its RTX stream
+    data = probe.serialize(_EXT_MAP)
+    assert unwrap_rtx_bytes(data, rtp.parse_header(data).header_length, 1234, 97) is None
+
+
+def test_nack_generator_finds_gaps_retries_and_gives_up():
+    g = NackGenerator(retry_ms=50, max_retries=3, max_age_ms=1000)
+    assert g.on_packet(65533, 0) == NackGenerator.IN_ORDER
+    assert g.on_packet(65534, 1) == NackGenerator.IN_ORDER
+    assert g.on_packet(2, 2) == NackGenerator.GAP  # 65535, 0 and 1 missing, across the wrap
+    assert g.due(2) == [65535, 0, 1]
+    assert g.due(30) == []  # not again before retry_ms
+    assert g.on_packet(0, 40) == NackGenerator.LATE  # recovered
+    assert (g.recovered, g.missing) == (1, 2)
+    assert g.due(52) == [65535, 1]
+    assert g.due(102) == [65535, 1]
+    assert g.due(152) == []  # asked max_retries times: given up
+    assert (g.missing, g.given_up, g.asked) == (0, 2, 7)
+    assert g.on_packet(3, 160) == NackGenerator.IN_ORDER
+
+
+def test_nack_generator_forgets_old_losses_and_resyncs_on_a_jump():
+    g = NackGenerator(retry_ms=50, max_age_ms=200, max_pending=100)
+    g.on_packet(10, 0)
+    g.on_packet(13, 0)
+    assert g.due(0) == [11, 12]
+    assert g.due(300) == []  # too old to be worth asking
+    assert g.missing == 0
+    assert g.on_packet(5000, 300) == NackGenerator.IN_ORDER  # a restarted stream, not loss
+    assert g.missing == 0
+    assert g.on_packet(5000, 301) == NackGenerator.LATE  # a duplicate
 
 
 def test_rtx_packet_rejects_bad_padding():
@@ -278,3 +319,35 @@ def test_floor_and_ceiling():
     assert est.bps == 150_000
     with pytest.raises(ValueError):
         BandwidthEstimate(floor_bps=10, ceiling_bps=5)
+
+
+def test_reception_stats_report_loss_per_interval_across_the_wrap():
+    stats = ReceptionStats(90000)
+    assert stats.report(1, 0.0) is None
+    for i, seq in enumerate([65530, 65531, 65533, 65534, 65535, 0, 1, 3]):
+        stats.on_packet(seq, 3000 * i, 33 * i)
+    block = stats.report(42, 0.0)
+    assert block is not None
+    # 10 expected (65530 … 3), 8 received: 2 lost, 1/256 units.
+    assert (block.ssrc, block.cumulative_lost, block.fraction_lost) == (42, 2, 2 * 256 // 10)
+    assert block.highest_sequence == 1 << 16 | 3
+    assert (block.lsr, block.dlsr) == (0, 0)
+    for seq in range(4, 14):
+        stats.on_packet(seq, 0, 0)
+    block = stats.report(42, 0.0)
+    assert block is not None and (block.fraction_lost, block.cumulative_lost) == (0, 2)
+    stats.on_packet(2, 0, 0)  # a late retransmission fills one of the holes
+    assert stats.report(42, 0.0).cumulative_lost == 1  # type: ignore[union-attr]
+
+
+def test_reception_stats_jitter_and_the_sender_report_echo():
+    stats = ReceptionStats(90000)
+    # Frames every 33 ms on the RTP clock, arriving alternately 0 and 10 ms late.
+    for i in range(200):
+        stats.on_packet(i, i * 2970, i * 33 + (10 if i % 2 else 0))
+    assert 850 <= stats.jitter <= 900  # converges to the 10 ms swing = 900 units
+    stats.on_sender_report(0x1234_5678_9ABC_DEF0, arrival=100.0)
+    block = stats.report(7, 100.5)
+    assert block is not None
+    assert block.lsr == 0x5678_9ABC
+    assert block.dlsr == 32768  # half a second in 1/65536 s

@@ -65,3 +65,63 @@ async def test_lost_packets_are_retransmitted_from_the_cache():
         await worker.close()
         await publisher.close()
         await subscriber.close()
+
+
+async def test_packets_lost_on_the_publishers_uplink_are_recovered_by_the_sfu():
+    """The relay drops the publisher's packets: the SFU NACKs the publisher, unwraps its RTX
+    answers and forwards them, so the subscriber still gets every packet and decodes."""
+    notes = Recorder()
+    worker = Worker(notes)
+    publisher = Endpoint(audio=False, video_size=(640, 480))
+    subscriber = Endpoint(audio=False, video=False)
+    relay = await LossyRelay(drop=rtp_only(every_nth(15, start=30))).start()
+    received: set[int] = set()
+    try:
+        await worker.request("router.create", {"router_id": "m"})
+        await worker.request("transport.create", {"router_id": "m", "transport_id": "pub"})
+        offer = await publisher.offer()
+        answer = await worker.request(
+            "transport.negotiate",
+            {"transport_id": "pub", "sdp": relay.advertise(offer["sdp"]), "sources": {}},
+        )
+        await publisher.accept({**answer, "sdp": relay.route_to(answer["sdp"])})
+        subscriber.add_slots(audio=0, video=1)
+        await _connect(worker, "m", "sub", subscriber)
+        mid = subscriber.slot_mids("video")[0]
+        consumer = worker.transports["sub"].slots[mid].consumer
+
+        def arrived(data: bytes, _: int) -> None:
+            header = rtp.parse_header(data)
+            if header.ssrc == consumer.ssrc:
+                received.add(header.sequence)
+
+        observe_rtp(subscriber.pc.getTransceivers()[0].receiver.transport, arrived)
+        producer_id = _producer(notes, "pub", "video")
+        await worker.request(
+            "consumer.assign", {"transport_id": "sub", "mid": mid, "producer_id": producer_id}
+        )
+        decoded = await frames(subscriber.track(mid), 90)
+        assert all(f.width == 640 for f in decoded)
+        producer = next(iter(worker.transports["pub"].producers.values()))
+        nacks = producer.layers[0].nacks
+        assert nacks is not None
+        assert relay.dropped.get("rtp", 0) >= 5, relay.dropped
+        assert nacks.generator.asked >= relay.dropped["rtp"] - 2
+        assert nacks.generator.recovered >= relay.dropped["rtp"] - 2
+        assert worker.transports["pub"].unroutable == 0
+        # The SFU's Receiver Reports reach the publisher: it knows its round-trip time.
+        remote = [
+            s
+            for s in (await publisher.pc.getStats()).values()
+            if s.type == "remote-inbound-rtp" and s.kind == "video"
+        ]
+        assert remote and remote[0].roundTripTime is not None and remote[0].roundTripTime >= 0
+        # The subscriber itself lost nothing: no NACK of its own was needed for those.
+        first, last = min(received), max(received)
+        settled = [s for s in range(first, last - 20) if s not in received]
+        assert settled == [], f"permanent gaps: {settled[:10]}"
+    finally:
+        relay.close()
+        await worker.close()
+        await publisher.close()
+        await subscriber.close()
