@@ -6,14 +6,20 @@ The scripts run as ``python bench/<name>.py``, so this directory is first on ``s
 """
 
 import asyncio
+import contextlib
 import faulthandler
 import os
+import secrets
 import signal
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -97,3 +103,97 @@ class LoggedProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "/api/v1"
+
+
+class PhonghopServer(LoggedProcess):
+    """``python -m signaling serve`` on a free loopback port, with its own data directory."""
+
+    grace_seconds = 15.0
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        log_level: str = "warning",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_password = "bench-" + secrets.token_urlsafe(18)
+        command = [sys.executable, "-m", "signaling", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--data-dir", str(workdir / "data")]
+        if database_url:
+            command += ["--database-url", database_url]
+        if redis_url:
+            command += ["--redis-url", redis_url]
+        environment = {
+            **os.environ,
+            "PHONGHOP_ADMIN_PASSWORD": self.admin_password,
+            "PHONGHOP_LOG_LEVEL": log_level,
+            # Every bench client logs in from 127.0.0.1, and runs in a row share a Redis: the
+            # default per-address limit (20 per 5 minutes) would refuse them.
+            "PHONGHOP_LOGIN_MAX_PER_ADDRESS": "100000",
+            **(env or {}),
+        }
+        super().__init__(command, workdir / "server.log", env=environment, cwd=str(ROOT))
+
+    async def wait_healthy(self, within: float = 60.0) -> None:
+        """Poll GET /healthz until it answers 200."""
+        deadline = time.monotonic() + within
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.tail()}")
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with http.get(self.url + "/healthz") as r:
+                        if r.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise RuntimeError("server did not become healthy")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used."""
+        return cpu_seconds(self.proc.pid)
+
+
+class Rest:
+    """Just enough of a REST client for seeding and driving a bench (bearer token)."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str, token: str | None = None) -> None:
+        self.http = http
+        self.base = base + API
+        self.token = token
+
+    async def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        """Send JSON; raise unless the status is ``expect``."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self.http.request(method, self.base + path, json=body, headers=headers) as r:
+            data = await r.json(content_type=None)
+            if r.status != expect:
+                raise RuntimeError(f"{method} {path} → {r.status}: {data}")
+            return data
+
+    async def post(self, path: str, body: Any = None, expect: int = 201) -> Any:
+        """POST JSON (201 expected unless told otherwise)."""
+        return await self.call("POST", path, body, expect)
+
+    async def login(self, username: str, password: str) -> None:
+        """Password login; keep the bearer token."""
+        self.token = None
+        body = {"username": username, "password": password}
+        self.token = (await self.call("POST", "/auth/login", body))["access_token"]
+
+
+def stamped_log(prefix: str) -> Callable[[str], None]:
+    """A progress logger on stderr: ``[prefix HH:MM:SS] message``."""
+
+    def log(message: str) -> None:
+        print(f"[{prefix} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    return log

@@ -44,107 +44,16 @@ from typing import Any
 
 import aiohttp
 from benchutil import (
-    LoggedProcess,
+    PhonghopServer,
+    Rest,
     child_main,
     cpu_seconds,
-    free_port,
     machine_busy_seconds,
     percentile,
+    stamped_log,
 )
 
-API = "/api/v1"
-
-
-def log(message: str) -> None:
-    """Progress on stderr, stamped."""
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# ---- server -------------------------------------------------------------------------------
-
-
-class ServerProcess(LoggedProcess):
-    """``python -m signaling serve`` in a subprocess with its own data dir."""
-
-    grace_seconds = 15.0
-
-    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.admin_password = "bench-" + secrets.token_urlsafe(18)
-        self.log_path = workdir / "server.log"
-        command = [
-            sys.executable,
-            "-m",
-            "signaling",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(workdir / "data"),
-        ]
-        if args.database_url:
-            command += ["--database-url", args.database_url]
-        if args.redis_url:
-            command += ["--redis-url", args.redis_url]
-        env = {
-            **os.environ,
-            "PHONGHOP_ADMIN_PASSWORD": self.admin_password,
-            "PHONGHOP_LOG_LEVEL": args.server_log_level,
-            # each run logs in twice from 127.0.0.1; with a shared Redis the default
-            # per-address limit (20 per 5 minutes) would refuse the 11th run in a row
-            "PHONGHOP_LOGIN_MAX_PER_ADDRESS": "10000",
-        }
-        super().__init__(
-            command, self.log_path, env=env, cwd=str(Path(__file__).resolve().parent.parent)
-        )
-
-    async def wait_healthy(self, within: float = 60.0) -> None:
-        """Poll GET /healthz until it answers 200."""
-        deadline = time.monotonic() + within
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.proc.returncode}")
-                with contextlib.suppress(aiohttp.ClientError, OSError):
-                    async with http.get(self.url + "/healthz") as r:
-                        if r.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise RuntimeError("server did not become healthy")
-
-    def cpu_seconds(self) -> float:
-        """CPU time the server has used."""
-        return cpu_seconds(self.proc.pid)
-
-
-# ---- seeding over the REST API ------------------------------------------------------------
-
-
-class Rest:
-    """Just enough of a REST client for seeding."""
-
-    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
-        self.http = http
-        self.base = base + API
-        self.token: str | None = None
-
-    async def post(self, path: str, body: Any = None, expect: int = 201) -> Any:
-        """POST JSON with the bearer token; raise unless the status is ``expect``."""
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        async with self.http.post(self.base + path, json=body, headers=headers) as r:
-            data = await r.json(content_type=None)
-            if r.status != expect:
-                raise RuntimeError(f"POST {path} → {r.status}: {data}")
-            return data
-
-    async def login(self, username: str, password: str) -> None:
-        """Password login; keep the bearer token."""
-        self.token = None
-        data = await self.post("/auth/login", {"username": username, "password": password}, 200)
-        self.token = data["access_token"]
+log = stamped_log("bench")
 
 
 async def seed(url: str, admin_password: str, clients: int, communes: int, parallel: int) -> dict:
@@ -464,14 +373,19 @@ def stop_profiler(proc: subprocess.Popen, path: str) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start, seed, measure, clean up; return the result line."""
     workdir = Path(tempfile.mkdtemp(prefix="phonghop-bench-"))
-    server: ServerProcess | None = None
+    server: PhonghopServer | None = None
     procs: list[mp.process.BaseProcess] = []
     ctx = mp.get_context("spawn")
     profiler: subprocess.Popen | None = None
     seeded: dict[str, Any] | None = None
     stop = ctx.Event()
     try:
-        server = ServerProcess(args, workdir)
+        server = PhonghopServer(
+            workdir,
+            database_url=args.database_url,
+            redis_url=args.redis_url,
+            log_level=args.server_log_level,
+        )
         asyncio.run(server.wait_healthy())
         log(f"server pid {server.proc.pid} at {server.url}")
         t_seed = time.monotonic()

@@ -72,7 +72,9 @@ def alembic_config() -> Config:
 def _upgrade(connection: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    # "heads": feature branches of the schema (documents, voting, ...) may each start from the
+    # same revision; alembic applies all of them in dependency order.
+    command.upgrade(cfg, "heads")
 
 
 async def migrate(engine: AsyncEngine) -> None:

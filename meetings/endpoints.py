@@ -3,6 +3,8 @@
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from meetings import audit
+from meetings.actor import Actor
 from meetings.clock import utcnow
 from meetings.credentials import DEVICE_TOKEN_PREFIX, hash_token, new_device_token
 from meetings.errors import InvalidInput, NotFound
@@ -25,7 +27,16 @@ async def list_endpoints(session: AsyncSession, unit_id: int | None = None) -> l
     return list((await session.exec(query)).all())
 
 
-async def create_endpoint(session: AsyncSession, name: str, unit_id: int) -> tuple[Endpoint, str]:
+def snapshot(endpoint: Endpoint) -> dict[str, object]:
+    """What the audit log records of an endpoint: never its token or the token's hash."""
+    return endpoint.model_dump(
+        mode="json", include={"id", "name", "unit_id", "token_issued_at", "revoked_at"}
+    )
+
+
+async def create_endpoint(
+    session: AsyncSession, actor: Actor | None, name: str, unit_id: int
+) -> tuple[Endpoint, str]:
     """Create an endpoint and its first device token; the token is returned only here."""
     if await session.get(Unit, unit_id) is None:
         raise InvalidInput("unit does not exist", unit_id=unit_id)
@@ -35,28 +46,53 @@ async def create_endpoint(session: AsyncSession, name: str, unit_id: int) -> tup
     )
     session.add(endpoint)
     await session.flush()
+    await audit.append(
+        session, actor, "endpoint.created", "endpoint", endpoint.id, after=snapshot(endpoint)
+    )
     return endpoint, token
 
 
-async def issue_token(session: AsyncSession, endpoint_id: int) -> tuple[Endpoint, str]:
+async def issue_token(
+    session: AsyncSession, actor: Actor | None, endpoint_id: int
+) -> tuple[Endpoint, str]:
     """Replace the device token (the old one stops working at once)."""
     endpoint = await get_endpoint(session, endpoint_id)
+    before = snapshot(endpoint)
     token, digest = new_device_token()
     endpoint.token_hash = digest
     endpoint.token_issued_at = utcnow()
     endpoint.revoked_at = None
     session.add(endpoint)
     await session.flush()
+    await audit.append(
+        session,
+        actor,
+        "endpoint.token_issued",
+        "endpoint",
+        endpoint.id,
+        before=before,
+        after=snapshot(endpoint),
+    )
     return endpoint, token
 
 
-async def revoke_token(session: AsyncSession, endpoint_id: int) -> Endpoint:
+async def revoke_token(session: AsyncSession, actor: Actor | None, endpoint_id: int) -> Endpoint:
     """Revoke the device token; the endpoint cannot connect until a new one is issued."""
     endpoint = await get_endpoint(session, endpoint_id)
+    before = snapshot(endpoint)
     endpoint.token_hash = None
     endpoint.revoked_at = utcnow()
     session.add(endpoint)
     await session.flush()
+    await audit.append(
+        session,
+        actor,
+        "endpoint.token_revoked",
+        "endpoint",
+        endpoint.id,
+        before=before,
+        after=snapshot(endpoint),
+    )
     return endpoint
 
 

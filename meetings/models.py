@@ -4,7 +4,7 @@ Enumerations are stored as short strings so that migrations stay portable betwee
 SQLite and PostgreSQL.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Column, DateTime, UniqueConstraint
@@ -50,11 +50,15 @@ class Role(StrEnum):
 
 
 class MeetingState(StrEnum):
-    """Life cycle of a meeting: scheduled → live → ended."""
+    """Life cycle of a meeting: scheduled → live → ended, or scheduled → cancelled."""
 
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
+    CANCELLED = "cancelled"
+
+
+DEFAULT_MEETING_MINUTES = 120  # the planned length when none is given (DTEND of invitations)
 
 
 class InviteeKind(StrEnum):
@@ -86,6 +90,7 @@ class Account(SQLModel, table=True):
     role: str = Field(max_length=16)
     password_hash: str = Field(max_length=255)
     active: bool = True
+    email: str | None = Field(default=None, max_length=254)  # invitations; validated by the API
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     password_changed_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
@@ -119,6 +124,18 @@ class Meeting(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    duration_minutes: int = Field(
+        default=DEFAULT_MEETING_MINUTES, sa_column_kwargs={"server_default": "120"}
+    )
+    # iCalendar SEQUENCE: raised on every change calendar clients must pick up (RFC 5546).
+    calendar_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    cancel_reason: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})
+
+    @property
+    def ends_at(self) -> datetime:
+        """Planned end: the start plus the planned duration."""
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
 
 
 class Invitation(SQLModel, table=True):
@@ -150,3 +167,31 @@ class AuthSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_ts())
     address: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=300)
+
+
+class AgendaItemState(StrEnum):
+    """pending → current → done; one item of a meeting is current at a time."""
+
+    PENDING = "pending"
+    CURRENT = "current"
+    DONE = "done"
+
+
+class AgendaItem(SQLModel, table=True):
+    """An item (or sub-item) of a meeting's agenda (chương trình)."""
+
+    __tablename__ = "agenda_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="agenda_item.id", index=True)
+    position: int = 0  # order among its siblings
+    title: str = Field(max_length=500)
+    description: str = Field(default="", max_length=4000)
+    presenter_id: int | None = Field(default=None, foreign_key="account.id")
+    presenter_name: str = Field(default="", max_length=200)  # e.g. a guest from a department
+    minutes_budget: int | None = None  # time budget
+    state: str = Field(default=AgendaItemState.PENDING.value, max_length=16)
+    started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -44,9 +44,34 @@ class Action(StrEnum):
     MEETING_INVITE = "meeting.invite"
     MEETING_START = "meeting.start"
     MEETING_END = "meeting.end"
+    MEETING_CANCEL = "meeting.cancel"
     MEETING_JOIN = "meeting.join"
     MEETING_MEDIA = "meeting.media"
     MEDIA_DIRECT = "media.direct"  # choose what everyone sees (spotlight) and page the grid
+    MINUTES_EDIT = "minutes.edit"  # read and edit the draft, submit it
+    MINUTES_APPROVE = "minutes.approve"
+    MINUTES_READ = "minutes.read"  # the approved PDF and its verification
+    MINUTES_ARCHIVE = "minutes.archive"  # the meeting's archive bundle (ZIP)
+    AGENDA_VIEW = "agenda.view"
+    AGENDA_EDIT = "agenda.edit"  # create, change, reorder, delete items
+    AGENDA_DIRECT = "agenda.direct"  # move the current item
+    SPEAKER_VIEW = "speaker.view"
+    SPEAKER_REQUEST = "speaker.request"  # ask to speak, withdraw one's own request
+    SPEAKER_MANAGE = "speaker.manage"  # order, grant, end, remove requests
+    CONCLUSION_VIEW = "conclusion.view"
+    CONCLUSION_WRITE = "conclusion.write"
+    AUDIT_VIEW = "audit.view"  # a meeting's audit chain
+    AUDIT_VERIFY = "audit.verify"  # recompute every chain
+    DOCUMENT_VIEW = "document.view"  # published documents (drafts too with document.manage)
+    DOCUMENT_MANAGE = "document.manage"  # upload, publish, receipts; drafts and originals
+    DOCUMENT_COMMENT = "document.comment"
+    ATTENDANCE_VIEW = "attendance.view"  # the attendance sheet and the quorum
+    ATTENDANCE_CHECK_IN = "attendance.check_in"  # oneself (an endpoint: also its unit's members)
+    ATTENDANCE_RECORD = "attendance.record"  # anyone's state (excused...), the quorum rule
+    POLL_VIEW = "poll.view"
+    POLL_PREPARE = "poll.prepare"  # create and delete draft polls
+    POLL_CONDUCT = "poll.conduct"  # open and close polls
+    VOTE_CAST = "vote.cast"  # the poll's voter list (members present at opening) decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +110,49 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.MEETING_INVITE: Rule(roles=_ADMIN, relations=_HOSTS, meeting_scoped=True),
     Action.MEETING_START: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
     Action.MEETING_END: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
+    Action.MEETING_CANCEL: Rule(roles=_ADMIN, relations=_HOSTS, meeting_scoped=True),
     Action.MEETING_JOIN: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
     Action.MEETING_MEDIA: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
     Action.MEDIA_DIRECT: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
+    Action.MINUTES_EDIT: Rule(
+        relations=frozenset({Relation.CHAIR, Relation.SECRETARY}), meeting_scoped=True
+    ),
+    Action.MINUTES_APPROVE: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
+    Action.MINUTES_READ: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.MINUTES_ARCHIVE: Rule(roles=_ADMIN, relations=_HOSTS, meeting_scoped=True),
+    Action.AGENDA_VIEW: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.AGENDA_EDIT: Rule(roles=_ADMIN, relations=_HOSTS, meeting_scoped=True),
+    Action.AGENDA_DIRECT: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
+    Action.SPEAKER_VIEW: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.SPEAKER_REQUEST: Rule(relations=_MEMBERS, meeting_scoped=True),
+    Action.SPEAKER_MANAGE: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
+    Action.CONCLUSION_VIEW: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.CONCLUSION_WRITE: Rule(
+        relations=frozenset({Relation.CHAIR, Relation.SECRETARY}), meeting_scoped=True
+    ),
+    Action.AUDIT_VIEW: Rule(roles=_ADMIN, relations=_HOSTS, meeting_scoped=True),
+    Action.AUDIT_VERIFY: Rule(roles=_ADMIN),
+    Action.DOCUMENT_VIEW: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.DOCUMENT_MANAGE: Rule(roles=_ADMIN, relations=_HOSTS, meeting_scoped=True),
+    Action.DOCUMENT_COMMENT: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.ATTENDANCE_VIEW: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    # Those who attend: not the organiser as such (an office that scheduled the meeting).
+    Action.ATTENDANCE_CHECK_IN: Rule(
+        relations=frozenset({Relation.CHAIR, Relation.SECRETARY, Relation.INVITED}),
+        meeting_scoped=True,
+    ),
+    Action.ATTENDANCE_RECORD: Rule(
+        relations=frozenset({Relation.CHAIR, Relation.SECRETARY}), meeting_scoped=True
+    ),
+    Action.POLL_VIEW: Rule(roles=_ADMIN, relations=_MEMBERS, meeting_scoped=True),
+    Action.POLL_PREPARE: Rule(
+        relations=frozenset({Relation.CHAIR, Relation.SECRETARY}), meeting_scoped=True
+    ),
+    # The chair puts a question to the vote and announces the result (chủ tọa biểu quyết).
+    Action.POLL_CONDUCT: Rule(relations=frozenset({Relation.CHAIR}), meeting_scoped=True),
+    Action.VOTE_CAST: Rule(
+        relations=frozenset({Relation.CHAIR, Relation.INVITED}), meeting_scoped=True
+    ),
 }
 
 

@@ -1,14 +1,22 @@
-"""Meetings: create, invite, list, and the scheduled → live → ended life cycle."""
+"""Meetings: create, invite, list, the life cycle, and the invitation mails each change queues.
+
+Life cycle: scheduled → live → ended, or scheduled → cancelled. Every change is appended to
+the meeting's audit chain; changes invitees must hear about (invited, moved or otherwise
+changed, cancelled, invitation withdrawn) queue e-mails in ``meetings.notifications`` in the
+same transaction.
+"""
 
 from datetime import datetime
 
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from meetings import audit, notifications
 from meetings.actor import Actor, ActorKind
 from meetings.clock import as_utc, utcnow
 from meetings.errors import Conflict, InvalidInput, NotFound
 from meetings.models import (
+    DEFAULT_MEETING_MINUTES,
     Account,
     Endpoint,
     Invitation,
@@ -18,7 +26,49 @@ from meetings.models import (
     Role,
     Unit,
 )
+from meetings.notifications import MailKind
 from meetings.units import ancestor_ids
+
+MIN_MINUTES, MAX_MINUTES = 5, 24 * 60
+# What an invitation shows: a change to any of these raises the iCalendar SEQUENCE and mails
+# the invitees an update.
+_CALENDAR_FIELDS = ("title", "description", "starts_at", "duration_minutes", "chair_id")
+_CLOSED = {MeetingState.ENDED.value, MeetingState.CANCELLED.value}
+_SNAPSHOT_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "starts_at",
+    "duration_minutes",
+    "chair_id",
+    "secretary_id",
+    "state",
+    "calendar_sequence",
+    "started_at",
+    "ended_at",
+    "cancelled_at",
+    "cancel_reason",
+}
+
+
+def snapshot(meeting: Meeting) -> dict[str, object]:
+    """What the audit log records of a meeting."""
+    return meeting.model_dump(mode="json", include=_SNAPSHOT_FIELDS)
+
+
+def _invitation_snapshot(inv: Invitation) -> dict[str, object]:
+    return inv.model_dump(mode="json", include={"id", "invitee_key"})
+
+
+def _check_duration(minutes: int) -> None:
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise InvalidInput(f"duration must be {MIN_MINUTES}-{MAX_MINUTES} minutes")
+
+
+def _check_open(meeting: Meeting, what: str) -> None:
+    if meeting.state in _CLOSED:
+        raise Conflict(f"a {meeting.state} meeting cannot {what}", state=meeting.state)
+
 
 _CHAIR_ROLES = {Role.ADMIN.value, Role.CHAIR.value}
 _SECRETARY_ROLES = {Role.ADMIN.value, Role.CHAIR.value, Role.SECRETARY.value}
@@ -40,8 +90,13 @@ async def create_meeting(
     chair_id: int,
     secretary_id: int | None,
     description: str = "",
+    duration_minutes: int = DEFAULT_MEETING_MINUTES,
 ) -> Meeting:
-    """Schedule a meeting with a chair (host) and optionally a secretary."""
+    """Schedule a meeting with a chair (host), optionally a secretary, and a planned length.
+
+    Nobody is mailed yet: invitations are mailed as they are added (``invite``).
+    """
+    _check_duration(duration_minutes)
     await _check_host(session, chair_id, _CHAIR_ROLES, "chair")
     if secretary_id is not None:
         await _check_host(session, secretary_id, _SECRETARY_ROLES, "secretary")
@@ -52,25 +107,44 @@ async def create_meeting(
         chair_id=chair_id,
         secretary_id=secretary_id,
         created_by_id=actor.id,
+        duration_minutes=duration_minutes,
     )
     session.add(meeting)
     await session.flush()
+    await audit.append(
+        session,
+        actor,
+        "meeting.created",
+        "meeting",
+        meeting.id,
+        meeting_id=meeting.id,
+        after=snapshot(meeting),
+    )
     return meeting
 
 
 async def update_meeting(
     session: AsyncSession,
+    actor: Actor | None,
     meeting: Meeting,
     *,
     title: str | None = None,
     description: str | None = None,
     starts_at: datetime | None = None,
+    duration_minutes: int | None = None,
     chair_id: int | None = None,
     secretary_id: int | None = None,
 ) -> Meeting:
-    """Change the details of a meeting that has not ended."""
-    if meeting.state == MeetingState.ENDED.value:
-        raise Conflict("an ended meeting cannot be changed")
+    """Change the details of a meeting that has neither ended nor been cancelled.
+
+    A change invitees see in their calendar (time, length, title, description, chair) raises
+    the calendar SEQUENCE and mails every invitee with an address an updated invitation.
+    """
+    _check_open(meeting, "be changed")
+    if duration_minutes is not None:
+        _check_duration(duration_minutes)
+    before = snapshot(meeting)
+    calendar_before = [getattr(meeting, name) for name in _CALENDAR_FIELDS]
     if chair_id is not None:
         await _check_host(session, chair_id, _CHAIR_ROLES, "chair")
         meeting.chair_id = chair_id
@@ -83,8 +157,28 @@ async def update_meeting(
         meeting.description = description
     if starts_at is not None:
         meeting.starts_at = as_utc(starts_at)
+    if duration_minutes is not None:
+        meeting.duration_minutes = duration_minutes
+    calendar_changed = calendar_before != [getattr(meeting, name) for name in _CALENDAR_FIELDS]
+    if calendar_changed:
+        meeting.calendar_sequence += 1
     session.add(meeting)
     await session.flush()
+    if calendar_changed:
+        invitees = await notifications.recipients(session, meeting.id or 0)
+        await notifications.queue(session, meeting, MailKind.UPDATE, invitees)
+    after = snapshot(meeting)
+    if after != before:
+        await audit.append(
+            session,
+            actor,
+            "meeting.updated",
+            "meeting",
+            meeting.id,
+            meeting_id=meeting.id,
+            before=before,
+            after=after,
+        )
     return meeting
 
 
@@ -96,11 +190,18 @@ _INVITEE_MODEL: dict[InviteeKind, type[Unit] | type[Account] | type[Endpoint]] =
 
 
 async def invite(
-    session: AsyncSession, meeting: Meeting, invitees: list[tuple[InviteeKind, int]]
+    session: AsyncSession,
+    actor: Actor | None,
+    meeting: Meeting,
+    invitees: list[tuple[InviteeKind, int]],
 ) -> list[Invitation]:
-    """Invite units, accounts or endpoints; inviting twice is harmless (idempotent)."""
-    if meeting.state == MeetingState.ENDED.value:
-        raise Conflict("an ended meeting cannot take invitations")
+    """Invite units, accounts or endpoints; inviting twice is harmless (idempotent).
+
+    Accounts this call newly invites (directly, or through a unit above theirs) get the
+    invitation by e-mail; those invited already are not mailed again.
+    """
+    _check_open(meeting, "take invitations")
+    already = {a.id for a in await notifications.recipients(session, meeting.id or 0)}
     existing = {
         inv.invitee_key: inv
         for inv in (
@@ -108,6 +209,7 @@ async def invite(
         ).all()
     }
     result: list[Invitation] = []
+    added: list[Invitation] = []
     for kind, target_id in invitees:
         if await session.get(_INVITEE_MODEL[kind], target_id) is None:
             raise InvalidInput(f"{kind.value} {target_id} does not exist")
@@ -126,7 +228,24 @@ async def invite(
         session.add(inv)
         existing[key] = inv
         result.append(inv)
+        added.append(inv)
     await session.flush()
+    if added:
+        newly = [
+            a
+            for a in await notifications.recipients(session, meeting.id or 0)
+            if a.id not in already
+        ]
+        await notifications.queue(session, meeting, MailKind.INVITATION, newly)
+        await audit.append(
+            session,
+            actor,
+            "meeting.invited",
+            "meeting",
+            meeting.id,
+            meeting_id=meeting.id,
+            after={"invitations": [_invitation_snapshot(inv) for inv in added]},
+        )
     return result
 
 
@@ -136,13 +255,33 @@ async def list_invitations(session: AsyncSession, meeting_id: int) -> list[Invit
     return list((await session.exec(query)).all())
 
 
-async def remove_invitation(session: AsyncSession, meeting: Meeting, invitation_id: int) -> None:
-    """Withdraw one invitation of this meeting."""
+async def remove_invitation(
+    session: AsyncSession, actor: Actor | None, meeting: Meeting, invitation_id: int
+) -> None:
+    """Withdraw one invitation of this meeting.
+
+    Accounts no longer invited by any other invitation get a cancellation for their calendar.
+    """
     inv = await session.get(Invitation, invitation_id)
     if inv is None or inv.meeting_id != meeting.id:
         raise NotFound("invitation not found", invitation_id=invitation_id)
+    before = await notifications.recipients(session, meeting.id or 0)
+    removed = _invitation_snapshot(inv)
     await session.delete(inv)
     await session.flush()
+    if meeting.state not in _CLOSED:
+        still = {a.id for a in await notifications.recipients(session, meeting.id or 0)}
+        dropped = [a for a in before if a.id not in still]
+        await notifications.queue(session, meeting, MailKind.WITHDRAWAL, dropped)
+    await audit.append(
+        session,
+        actor,
+        "meeting.uninvited",
+        "invitation",
+        invitation_id,
+        meeting_id=meeting.id,
+        before=removed,
+    )
 
 
 async def list_meetings_for(session: AsyncSession, actor: Actor) -> list[Meeting]:
@@ -167,26 +306,64 @@ async def list_meetings_for(session: AsyncSession, actor: Actor) -> list[Meeting
     return list((await session.exec(query)).all())
 
 
-async def start_meeting(session: AsyncSession, meeting: Meeting) -> Meeting:
-    """scheduled → live."""
-    if meeting.state != MeetingState.SCHEDULED.value:
-        raise Conflict(f"a {meeting.state} meeting cannot be started", state=meeting.state)
-    meeting.state = MeetingState.LIVE.value
-    meeting.started_at = utcnow()
+async def _transition(
+    session: AsyncSession, actor: Actor | None, meeting: Meeting, action: str, before: dict
+) -> Meeting:
     session.add(meeting)
     await session.flush()
+    await audit.append(
+        session,
+        actor,
+        action,
+        "meeting",
+        meeting.id,
+        meeting_id=meeting.id,
+        before=before,
+        after=snapshot(meeting),
+    )
     return meeting
 
 
-async def end_meeting(session: AsyncSession, meeting: Meeting) -> Meeting:
+async def start_meeting(session: AsyncSession, actor: Actor | None, meeting: Meeting) -> Meeting:
+    """scheduled → live (a cancelled meeting cannot start)."""
+    if meeting.state != MeetingState.SCHEDULED.value:
+        raise Conflict(f"a {meeting.state} meeting cannot be started", state=meeting.state)
+    before = snapshot(meeting)
+    meeting.state = MeetingState.LIVE.value
+    meeting.started_at = utcnow()
+    return await _transition(session, actor, meeting, "meeting.started", before)
+
+
+async def end_meeting(session: AsyncSession, actor: Actor | None, meeting: Meeting) -> Meeting:
     """live → ended."""
     if meeting.state != MeetingState.LIVE.value:
         raise Conflict(f"a {meeting.state} meeting cannot be ended", state=meeting.state)
+    before = snapshot(meeting)
     meeting.state = MeetingState.ENDED.value
     meeting.ended_at = utcnow()
+    return await _transition(session, actor, meeting, "meeting.ended", before)
+
+
+async def cancel_meeting(
+    session: AsyncSession, actor: Actor | None, meeting: Meeting, reason: str = ""
+) -> Meeting:
+    """scheduled → cancelled; every invitee with an address gets a cancellation (METHOD:CANCEL).
+
+    Only a scheduled meeting can be cancelled: a live one is ended instead, an ended one is
+    history.
+    """
+    if meeting.state != MeetingState.SCHEDULED.value:
+        raise Conflict(f"a {meeting.state} meeting cannot be cancelled", state=meeting.state)
+    before = snapshot(meeting)
+    meeting.state = MeetingState.CANCELLED.value
+    meeting.cancelled_at = utcnow()
+    meeting.cancel_reason = reason.strip()
+    meeting.calendar_sequence += 1
     session.add(meeting)
     await session.flush()
-    return meeting
+    invitees = await notifications.recipients(session, meeting.id or 0)
+    await notifications.queue(session, meeting, MailKind.CANCELLATION, invitees)
+    return await _transition(session, actor, meeting, "meeting.cancelled", before)
 
 
 async def count_live(session: AsyncSession) -> int:

@@ -5,6 +5,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from meetings import audit
+from meetings.actor import Actor
 from meetings.errors import Conflict, InvalidInput, NotFound
 from meetings.models import Unit, UnitKind
 
@@ -32,10 +34,20 @@ async def list_units(session: AsyncSession) -> list[Unit]:
     return list(rows.all())
 
 
+def snapshot(unit: Unit) -> dict[str, object]:
+    """What the audit log records of a unit."""
+    return unit.model_dump(mode="json", include={"id", "name", "kind", "code", "parent_id"})
+
+
 async def create_unit(
-    session: AsyncSession, name: str, kind: UnitKind, parent_id: int | None, code: str | None
+    session: AsyncSession,
+    actor: Actor | None,
+    name: str,
+    kind: UnitKind,
+    parent_id: int | None,
+    code: str | None,
 ) -> Unit:
-    """Create a unit under a parent of a fitting kind."""
+    """Create a unit under a parent of a fitting kind (``actor`` None: the system itself)."""
     parent_kind: UnitKind | None = None
     if parent_id is not None:
         parent = await session.get(Unit, parent_id)
@@ -52,6 +64,7 @@ async def create_unit(
     unit = Unit(name=name.strip(), kind=kind.value, parent_id=parent_id, code=code)
     session.add(unit)
     await session.flush()
+    await audit.append(session, actor, "unit.created", "unit", unit.id, after=snapshot(unit))
     return unit
 
 

@@ -16,9 +16,10 @@ from structlog.contextvars import clear_contextvars
 
 from media.worker import Worker
 from meetings import db, scheduling
+from meetings.documents.storage import BlobStore
 from meetings.errors import DomainError
-from signaling import __version__, housekeeping, static_routes
-from signaling.api import routes_auth, routes_directory, routes_meetings  # noqa: F401 (declare routes)
+from signaling import __version__, housekeeping, mail, static_routes
+from signaling.api import all_routes, routes_minutes  # noqa: F401 (declares every route)
 from signaling.api.openapi import build_openapi
 from signaling.api.schemas import HealthOut
 from signaling.api.table import API
@@ -130,8 +131,16 @@ async def healthz(request: web.Request) -> web.Response:
             log.warning("health.redis_failed", error=str(exc))
             redis_state = "error"
     ok = database == "ok" and redis_state != "error"
+    # Minutes approval needs its PDF font and (if configured) its certificate; the rest of the
+    # server works without them, so this is reported, not a 503.
+    minutes_problems = routes_minutes.setup_problems(state.settings)
     body = HealthOut(
-        status="ok" if ok else "error", version=__version__, database=database, redis=redis_state
+        status="ok" if ok else "error",
+        version=__version__,
+        database=database,
+        redis=redis_state,
+        minutes="error" if minutes_problems else "ok",
+        problems=[p.code for p in minutes_problems],
     )
     return web.json_response(body.model_dump(), status=200 if ok else 503)
 
@@ -155,6 +164,10 @@ def _database_context(state: AppState):  # -> cleanup context
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         state.engine = db.create_engine(settings.resolved_database_url())
         await db.migrate(state.engine)
+        for problem in routes_minutes.setup_problems(settings):
+            log.error(
+                "minutes.unavailable", code=problem.code, problem=problem.message, **problem.details
+            )
         state.sessions = db.session_factory(state.engine)
         state.tokens = TokenIssuer(
             load_or_create_secret(settings.data_dir, settings.secret_key),
@@ -221,7 +234,15 @@ def _signaling_context(state: AppState):  # -> cleanup context
         await state.signaling.start()
         if "demo" in state.extras:
             print_demo(state.extras["demo"], state.settings.public_url or _base_url(state.settings))
-        async with housekeeping.running(state.transaction):
+        documents = housekeeping.DocumentUpkeep(
+            BlobStore(state.settings.data_dir / "documents"),
+            state.signaling.meeting_event,
+            state.settings.document_publish_poll_seconds,
+        )
+        async with (
+            housekeeping.running(state.transaction, documents=documents),
+            mail.running(state),
+        ):
             yield
         await state.signaling.stop()
 

@@ -22,10 +22,11 @@ async def ensure_admin(session: AsyncSession, password: str | None) -> str | Non
         return None
     root = (await session.exec(select(Unit).where(Unit.parent_id == None).limit(1))).first()  # noqa: E711
     if root is None:
-        root = await units.create_unit(session, "Tỉnh", UnitKind.PROVINCE, None, None)
+        root = await units.create_unit(session, None, "Tỉnh", UnitKind.PROVINCE, None, None)
     generated = None if password else generate_password()
     await accounts.create_account(
         session,
+        None,  # the system itself, on first start
         ADMIN_USERNAME,
         "Quản trị hệ thống",
         root.id or 0,

@@ -1,4 +1,7 @@
-"""``phonghop serve`` and ``phonghop admin …``."""
+"""``phonghop serve`` and ``phonghop admin …``.
+
+Admin commands act as the operator at the console: the audit log records them as ``system``.
+"""
 
 import argparse
 import asyncio
@@ -10,7 +13,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from meetings import accounts, db, endpoints, units
+from meetings import accounts, audit, db, endpoints, units
 from meetings.credentials import generate_password
 from meetings.errors import DomainError, InvalidInput
 from meetings.models import Role, UnitKind
@@ -83,7 +86,7 @@ def _admin(args: argparse.Namespace) -> int:
         b = _validated(
             UnitIn, name=args.name, kind=args.kind, parent_id=args.parent, code=args.code
         )
-        unit = await units.create_unit(session, b.name, b.kind, b.parent_id, b.code)
+        unit = await units.create_unit(session, None, b.name, b.kind, b.parent_id, b.code)
         print(f"unit {unit.id}: {unit.name} ({unit.kind})")
 
     async def create_user(session: Any) -> None:
@@ -95,9 +98,10 @@ def _admin(args: argparse.Namespace) -> int:
             unit_id=args.unit,
             role=args.role,
             password=password,
+            email=args.email,
         )
         account = await accounts.create_account(
-            session, b.username, b.full_name, b.unit_id, b.role, b.password
+            session, None, b.username, b.full_name, b.unit_id, b.role, b.password, b.email
         )
         print(f"account {account.id}: {account.username} ({account.role})")
         if not args.password:
@@ -105,7 +109,7 @@ def _admin(args: argparse.Namespace) -> int:
 
     async def create_endpoint(session: Any) -> None:
         b = _validated(EndpointIn, name=args.name, unit_id=args.unit)
-        endpoint, token = await endpoints.create_endpoint(session, b.name, b.unit_id)
+        endpoint, token = await endpoints.create_endpoint(session, None, b.name, b.unit_id)
         print(f"endpoint {endpoint.id}: {endpoint.name}")
         print(f"device token (shown once): {token}")
         print(f"login link path: {device_login_path(token)}")
@@ -118,13 +122,24 @@ def _admin(args: argparse.Namespace) -> int:
             raise DomainError(f"no account named {args.username!r}")
         password = args.password or generate_password()
         _validated(PasswordResetIn, new_password=password)
-        await accounts.set_password(session, found[0].id or 0, password)
+        await accounts.set_password(session, None, found[0].id or 0, password)
         from signaling.auth.sessions import close_sessions_of
 
         await close_sessions_of(session, found[0].id or 0)
         print(f"password of {found[0].username} reset" + ("" if args.password else f": {password}"))
 
+    async def verify_audit(session: Any) -> None:
+        chain = audit.chain_for(args.meeting) if args.meeting is not None else None
+        reports = await audit.verify(session, chain)
+        for report in reports:
+            print(f"{report.chain}: {report.entries} entries, {'ok' if report.ok else 'BROKEN'}")
+            for problem in report.problems:
+                print(f"  {problem}")
+        if not all(r.ok for r in reports):
+            raise DomainError("the audit log does not verify: it was changed outside phonghop")
+
     work = {
+        "verify-audit": verify_audit,
         "create-unit": create_unit,
         "create-user": create_user,
         "create-endpoint": create_endpoint,
@@ -166,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--unit", type=int, required=True)
     user.add_argument("--role", required=True, choices=[r.value for r in Role])
     user.add_argument("--password", help="default: generate and print one")
+    user.add_argument("--email", help="e-mail address for meeting invitations")
 
     endpoint = admin_sub.add_parser("create-endpoint", help="create a commune endpoint device")
     endpoint.add_argument("name")
@@ -175,7 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("username")
     reset.add_argument("--password", help="default: generate and print one")
 
-    for p in (unit, user, endpoint, reset):
+    verify = admin_sub.add_parser(
+        "verify-audit", help="recompute the audit log's hash chains; exit 1 if tampered"
+    )
+    verify.add_argument("--meeting", type=int, help="only this meeting's chain")
+
+    for p in (unit, user, endpoint, reset, verify):
         _add_storage_options(p)
         p.set_defaults(run=_admin)
     return parser

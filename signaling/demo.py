@@ -1,4 +1,8 @@
-"""``--demo``: a province with three communes, an account per role and a meeting live now."""
+"""``--demo``: a province with three communes, an account per role and a meeting live now.
+
+The seeding is done by the system itself (``None`` actor, "system" in the audit log); the demo
+meeting is scheduled by its chair.
+"""
 
 import sys
 from dataclasses import dataclass, field
@@ -46,18 +50,20 @@ async def seed_demo(session: AsyncSession) -> DemoSeed:
     """Create the demo data once; later runs reuse it and issue fresh device tokens."""
     province = (await session.exec(select(Unit).where(Unit.code == DEMO_CODE))).first()
     if province is None:
-        province = await units.create_unit(session, "Tỉnh Demo", UnitKind.PROVINCE, None, DEMO_CODE)
+        province = await units.create_unit(
+            session, None, "Tỉnh Demo", UnitKind.PROVINCE, None, DEMO_CODE
+        )
         district = await units.create_unit(
-            session, "Huyện Demo", UnitKind.DISTRICT, province.id, f"{DEMO_CODE}-H1"
+            session, None, "Huyện Demo", UnitKind.DISTRICT, province.id, f"{DEMO_CODE}-H1"
         )
         for i, name in enumerate(_COMMUNES, start=1):
             commune = await units.create_unit(
-                session, name, UnitKind.COMMUNE, district.id, f"{DEMO_CODE}-X{i}"
+                session, None, name, UnitKind.COMMUNE, district.id, f"{DEMO_CODE}-X{i}"
             )
-            await endpoints.create_endpoint(session, f"Điểm cầu {name}", commune.id or 0)
+            await endpoints.create_endpoint(session, None, f"Điểm cầu {name}", commune.id or 0)
         for username, full_name, role in _PEOPLE:
             await accounts.create_account(
-                session, username, full_name, province.id or 0, role, DEMO_PASSWORD
+                session, None, username, full_name, province.id or 0, role, DEMO_PASSWORD
             )
     by_name = {a.username: a for a in (await session.exec(select(Account))).all()}
     chair, secretary = by_name["chutri"], by_name["thuky"]
@@ -73,9 +79,9 @@ async def seed_demo(session: AsyncSession) -> DemoSeed:
         meeting = await scheduling.create_meeting(
             session, actor, DEMO_TITLE, utcnow(), chair.id or 0, secretary.id, "Cuộc họp mẫu"
         )
-        await scheduling.invite(session, meeting, [(InviteeKind.UNIT, province.id or 0)])
+        await scheduling.invite(session, actor, meeting, [(InviteeKind.UNIT, province.id or 0)])
     if meeting.state == MeetingState.SCHEDULED.value:
-        await scheduling.start_meeting(session, meeting)
+        await scheduling.start_meeting(session, None, meeting)
     seed = DemoSeed(meeting_id=meeting.id or 0)
     seed.logins = [(u, DEMO_PASSWORD) for u, _, _ in _PEOPLE]
     demo_units = [
@@ -85,7 +91,7 @@ async def seed_demo(session: AsyncSession) -> DemoSeed:
         ).all()  # type: ignore[union-attr]
     ]
     for ep in (await session.exec(select(Endpoint).where(Endpoint.unit_id.in_(demo_units)))).all():  # type: ignore[attr-defined]
-        _, token = await endpoints.issue_token(session, ep.id or 0)
+        _, token = await endpoints.issue_token(session, None, ep.id or 0)
         seed.devices.append((ep.name, token))
     return seed
 

@@ -4,7 +4,7 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,7 +40,22 @@ class Settings(BaseSettings):
     demo: bool = False
     secret_key: str | None = None  # default: generated once into data_dir/secret_key
     admin_password: str | None = None  # first start only; otherwise generated and printed
-    public_url: str | None = None  # how users reach us, for printed links
+    public_url: str | None = None  # how users reach us: printed links, links in e-mails
+
+    # Invitation e-mail (signaling/mail.py). No host → mails stay queued in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "phonghop <phonghop@localhost>"
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"  # tls: implicit (port 465)
+    smtp_validate_certs: bool = True
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_poll_seconds: float = Field(default=30.0, gt=0)  # also woken at once after a change
+    mail_batch_size: int = Field(default=50, ge=1)
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0)  # doubles per failed attempt
+    mail_retry_max_seconds: float = Field(default=1800.0, gt=0)
+    mail_max_attempts: int = Field(default=100, ge=1)
 
     session_ttl_seconds: int = 12 * 3600
     access_token_ttl_seconds: int = 15 * 60
@@ -48,6 +63,22 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 256 * 1024  # JSON API bodies; uploads have their own limit
     max_socket_message_bytes: int = 64 * 1024
+
+    # Meeting documents (meetings/documents, signaling/api/routes_documents.py).
+    document_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)  # one uploaded PDF
+    document_max_pages: int = Field(default=2000, ge=1)
+    document_check_seconds: float = Field(default=120.0, gt=0)  # pypdf validation budget
+    document_stamp_font: Path | None = None  # default: signaling.fonts.DEFAULT_REGULAR
+    document_publish_poll_seconds: float = Field(default=10.0, gt=0)  # scheduled publication
+
+    # Minutes (meetings/minutes, signaling/api/routes_minutes.py). The PDF font defaults to
+    # DejaVu Sans from web/node_modules (`npm ci --prefix web`); a PKCS#12 certificate, when
+    # given, signs approved minutes (PAdES) and anchors their verification.
+    minutes_font: Path | None = None  # a Unicode TTF (regular)
+    minutes_font_bold: Path | None = None  # its bold face (default: the regular one)
+    minutes_signing_p12: Path | None = None
+    minutes_signing_passphrase: str | None = None
+    minutes_location: str = ""  # written into the signature, e.g. "Quảng Ninh"
 
     login_max_per_account: int = 5
     login_max_per_address: int = 20

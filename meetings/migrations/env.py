@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import meetings.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import meetings.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
 

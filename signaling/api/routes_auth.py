@@ -194,7 +194,7 @@ async def change_password(ctx: RequestContext) -> None:
         is None
     ):
         raise Unauthenticated("current password is wrong")
-    await accounts.set_password(ctx.session, account.id or 0, ctx.body.new_password)
+    await accounts.set_password(ctx.session, ctx.actor, account.id or 0, ctx.body.new_password)
     await close_sessions_of(ctx.session, account.id or 0)
     account_key = f"account:{account.id}"  # and its live socket.io connections
     ctx.after_commit.append(lambda: ctx.state.signaling.disconnect_principal(account_key))

@@ -51,7 +51,7 @@ async def list_units(ctx: RequestContext) -> list:
 async def create_unit(ctx: RequestContext) -> object:
     """A province, a district under a province, or a commune under either."""
     b: UnitIn = ctx.body
-    unit = await units.create_unit(ctx.session, b.name, b.kind, b.parent_id, b.code)
+    unit = await units.create_unit(ctx.session, ctx.actor, b.name, b.kind, b.parent_id, b.code)
     log.info("unit.created", unit=unit.id, actor=ctx.actor.key)
     return unit
 
@@ -94,10 +94,10 @@ async def list_accounts(ctx: RequestContext) -> list:
     tags=("accounts",),
 )
 async def create_account(ctx: RequestContext) -> object:
-    """Passwords need at least 10 characters."""
+    """Passwords need at least 10 characters; the e-mail address (for invitations) is optional."""
     b: AccountIn = ctx.body
     account = await accounts.create_account(
-        ctx.session, b.username, b.full_name, b.unit_id, b.role, b.password
+        ctx.session, ctx.actor, b.username, b.full_name, b.unit_id, b.role, b.password, b.email
     )
     log.info("account.created", account=account.id, role=account.role, actor=ctx.actor.key)
     return account
@@ -113,15 +113,20 @@ async def create_account(ctx: RequestContext) -> object:
     tags=("accounts",),
 )
 async def update_account(ctx: RequestContext) -> object:
-    """Name, unit, role or active flag; disabling ends the account's sessions."""
+    """Name, unit, role, e-mail or active flag; disabling ends the account's sessions.
+
+    ``"email": null`` removes the address; leaving ``email`` out keeps it.
+    """
     b: AccountPatch = ctx.body
     account = await accounts.update_account(
         ctx.session,
+        ctx.actor,
         ctx.params["account_id"],
         full_name=b.full_name,
         unit_id=b.unit_id,
         role=b.role,
         active=b.active,
+        email=b.email if "email" in b.model_fields_set else accounts.KEEP,
     )
     if b.active is False:
         await close_sessions_of(ctx.session, account.id or 0)
@@ -131,7 +136,7 @@ async def update_account(ctx: RequestContext) -> object:
         "account.updated",
         account=account.id,
         actor=ctx.actor.key,
-        changes=b.model_dump(exclude_none=True),
+        changes=sorted(b.model_fields_set),
     )
     return account
 
@@ -148,7 +153,9 @@ async def update_account(ctx: RequestContext) -> object:
 async def reset_password(ctx: RequestContext) -> PasswordResetOut:
     """Sets the given password or generates one; ends the account's sessions."""
     password = ctx.body.new_password or generate_password()
-    account = await accounts.set_password(ctx.session, ctx.params["account_id"], password)
+    account = await accounts.set_password(
+        ctx.session, ctx.actor, ctx.params["account_id"], password
+    )
     await close_sessions_of(ctx.session, account.id or 0)
     account_key = f"account:{account.id}"  # and its live socket.io connections
     ctx.after_commit.append(lambda: ctx.state.signaling.disconnect_principal(account_key))
@@ -182,7 +189,9 @@ async def list_endpoints(ctx: RequestContext) -> list[EndpointOut]:
 )
 async def create_endpoint(ctx: RequestContext) -> EndpointWithToken:
     """The device token is in this response only."""
-    endpoint, token = await endpoints.create_endpoint(ctx.session, ctx.body.name, ctx.body.unit_id)
+    endpoint, token = await endpoints.create_endpoint(
+        ctx.session, ctx.actor, ctx.body.name, ctx.body.unit_id
+    )
     log.info("endpoint.created", endpoint=endpoint.id, unit=endpoint.unit_id, actor=ctx.actor.key)
     return EndpointWithToken(
         endpoint=endpoint_out(endpoint), token=token, login_path=device_login_path(token)
@@ -199,7 +208,7 @@ async def create_endpoint(ctx: RequestContext) -> EndpointWithToken:
 )
 async def issue_endpoint_token(ctx: RequestContext) -> EndpointWithToken:
     """Replaces the old token, which stops working at once."""
-    endpoint, token = await endpoints.issue_token(ctx.session, ctx.params["endpoint_id"])
+    endpoint, token = await endpoints.issue_token(ctx.session, ctx.actor, ctx.params["endpoint_id"])
     log.info("endpoint.token_issued", endpoint=endpoint.id, actor=ctx.actor.key)
     return EndpointWithToken(
         endpoint=endpoint_out(endpoint), token=token, login_path=device_login_path(token)
@@ -216,7 +225,7 @@ async def issue_endpoint_token(ctx: RequestContext) -> EndpointWithToken:
 )
 async def revoke_endpoint_token(ctx: RequestContext) -> EndpointOut:
     """The device is disconnected and cannot reconnect until a new token is issued."""
-    endpoint = await endpoints.revoke_token(ctx.session, ctx.params["endpoint_id"])
+    endpoint = await endpoints.revoke_token(ctx.session, ctx.actor, ctx.params["endpoint_id"])
     endpoint_key = f"endpoint:{endpoint.id}"
     ctx.after_commit.append(lambda: ctx.state.signaling.disconnect_principal(endpoint_key))
     log.info("endpoint.token_revoked", endpoint=endpoint.id, actor=ctx.actor.key)

@@ -1,12 +1,19 @@
-"""Meetings: schedule, invite, list mine, start and end."""
+"""Meetings: schedule, invite, list mine, start, end and cancel.
+
+Invitations, moves, cancellations and withdrawn invitations queue e-mails in the same
+transaction (``meetings.scheduling``); after the commit the background sender is woken so they
+go out at once, without the request waiting for SMTP.
+"""
 
 from meetings import scheduling
 from meetings.models import Meeting
 from meetings.permissions import Action
+from signaling import mail
 from signaling.api.registry import RequestContext
 from signaling.api.schemas import (
     InvitationOut,
     InvitationsIn,
+    MeetingCancelIn,
     MeetingIn,
     MeetingOut,
     MeetingPatch,
@@ -22,6 +29,11 @@ log = get_logger("phonghop.meetings")
 def _meeting(ctx: RequestContext) -> Meeting:
     assert ctx.meeting is not None  # the registry loads it for meeting-scoped actions
     return ctx.meeting
+
+
+def _wake_mailer(ctx: RequestContext) -> None:
+    """Once committed, let the sender deliver what this request queued."""
+    ctx.after_commit.append(lambda: mail.wake(ctx.state))
 
 
 @API.route(
@@ -51,7 +63,14 @@ async def create_meeting(ctx: RequestContext) -> object:
     """The chair must be a chair or admin account; the secretary a secretary, chair or admin."""
     b: MeetingIn = ctx.body
     meeting = await scheduling.create_meeting(
-        ctx.session, ctx.actor, b.title, b.starts_at, b.chair_id, b.secretary_id, b.description
+        ctx.session,
+        ctx.actor,
+        b.title,
+        b.starts_at,
+        b.chair_id,
+        b.secretary_id,
+        b.description,
+        b.duration_minutes,
     )
     log.info("meeting.created", meeting_id=meeting.id, actor=ctx.actor.key)
     return meeting
@@ -80,17 +99,23 @@ async def get_meeting(ctx: RequestContext) -> object:
     tags=("meetings",),
 )
 async def update_meeting(ctx: RequestContext) -> object:
-    """Title, description, time, chair or secretary of a meeting that has not ended."""
+    """Title, description, time, length, chair or secretary of a meeting not ended or cancelled.
+
+    A change invitees see in their calendars mails them an update (iCalendar SEQUENCE + 1).
+    """
     b: MeetingPatch = ctx.body
     meeting = await scheduling.update_meeting(
         ctx.session,
+        ctx.actor,
         _meeting(ctx),
         title=b.title,
         description=b.description,
         starts_at=b.starts_at,
+        duration_minutes=b.duration_minutes,
         chair_id=b.chair_id,
         secretary_id=b.secretary_id,
     )
+    _wake_mailer(ctx)
     out = MeetingOut.model_validate(meeting).model_dump(mode="json")
     ctx.after_commit.append(
         lambda: ctx.state.signaling.meeting_event(meeting.id or 0, "meeting.updated", out)
@@ -123,11 +148,12 @@ async def list_invitations(ctx: RequestContext) -> list:
     tags=("meetings",),
 )
 async def invite(ctx: RequestContext) -> list:
-    """Idempotent: an existing invitation is returned, not duplicated."""
+    """Idempotent: an existing invitation is returned, not duplicated; new invitees are mailed."""
     meeting = _meeting(ctx)
     invitations = await scheduling.invite(
-        ctx.session, meeting, [(i.kind, i.id) for i in ctx.body.invitees]
+        ctx.session, ctx.actor, meeting, [(i.kind, i.id) for i in ctx.body.invitees]
     )
+    _wake_mailer(ctx)
     log.info("meeting.invited", meeting_id=meeting.id, actor=ctx.actor.key, count=len(invitations))
     return invitations
 
@@ -141,8 +167,14 @@ async def invite(ctx: RequestContext) -> list:
     tags=("meetings",),
 )
 async def remove_invitation(ctx: RequestContext) -> None:
-    """The invitee can no longer join (current connections stay until they leave)."""
-    await scheduling.remove_invitation(ctx.session, _meeting(ctx), ctx.params["invitation_id"])
+    """The invitee can no longer join (current connections stay until they leave).
+
+    Accounts no longer invited at all are mailed a cancellation for their calendars.
+    """
+    await scheduling.remove_invitation(
+        ctx.session, ctx.actor, _meeting(ctx), ctx.params["invitation_id"]
+    )
+    _wake_mailer(ctx)
     log.info("meeting.uninvited", meeting_id=ctx.params["meeting_id"], actor=ctx.actor.key)
 
 
@@ -156,7 +188,7 @@ async def remove_invitation(ctx: RequestContext) -> None:
 )
 async def start_meeting(ctx: RequestContext) -> object:
     """scheduled → live; participants in the room get ``meeting.started``."""
-    meeting = await scheduling.start_meeting(ctx.session, _meeting(ctx))
+    meeting = await scheduling.start_meeting(ctx.session, ctx.actor, _meeting(ctx))
     out = MeetingOut.model_validate(meeting).model_dump(mode="json")
     ctx.after_commit.append(lambda: ctx.state.signaling.meeting_started(meeting.id or 0, out))
     log.info("meeting.started", meeting_id=meeting.id, actor=ctx.actor.key)
@@ -173,10 +205,34 @@ async def start_meeting(ctx: RequestContext) -> object:
 )
 async def end_meeting(ctx: RequestContext) -> object:
     """live → ended; everyone is told and removed from the room."""
-    meeting = await scheduling.end_meeting(ctx.session, _meeting(ctx))
+    meeting = await scheduling.end_meeting(ctx.session, ctx.actor, _meeting(ctx))
     out = MeetingOut.model_validate(meeting).model_dump(mode="json")
     ctx.after_commit.append(lambda: ctx.state.signaling.meeting_ended(meeting.id or 0, out))
     log.info("meeting.ended", meeting_id=meeting.id, actor=ctx.actor.key)
+    return meeting
+
+
+@API.route(
+    "POST",
+    "/meetings/{meeting_id}/cancel",
+    action=Action.MEETING_CANCEL,
+    body=MeetingCancelIn,
+    response=MeetingOut,
+    summary="Cancel a scheduled meeting (hosts)",
+    tags=("meetings",),
+)
+async def cancel_meeting(ctx: RequestContext) -> object:
+    """scheduled → cancelled; invitees are mailed a cancellation (METHOD:CANCEL).
+
+    A live meeting is ended, not cancelled; an ended or cancelled one is refused (409).
+    """
+    meeting = await scheduling.cancel_meeting(
+        ctx.session, ctx.actor, _meeting(ctx), ctx.body.reason
+    )
+    out = MeetingOut.model_validate(meeting).model_dump(mode="json")
+    ctx.after_commit.append(lambda: ctx.state.signaling.meeting_cancelled(meeting.id or 0, out))
+    _wake_mailer(ctx)
+    log.info("meeting.cancelled", meeting_id=meeting.id, actor=ctx.actor.key)
     return meeting
 
 

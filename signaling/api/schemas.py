@@ -3,9 +3,10 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from meetings.models import InviteeKind, MeetingState, Role, UnitKind
+from meetings.models import DEFAULT_MEETING_MINUTES, InviteeKind, MeetingState, Role, UnitKind
+from meetings.scheduling import MAX_MINUTES, MIN_MINUTES
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Username = Annotated[
@@ -16,6 +17,8 @@ Username = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Minutes = Annotated[int, Field(ge=MIN_MINUTES, le=MAX_MINUTES, description="planned length")]
 
 
 class Strict(BaseModel):
@@ -71,6 +74,7 @@ class AccountIn(Strict):
     unit_id: Id
     role: Role
     password: Password
+    email: Email | None = Field(default=None, description="for invitations by e-mail")
 
 
 class AccountPatch(Strict):
@@ -78,6 +82,7 @@ class AccountPatch(Strict):
     unit_id: Id | None = None
     role: Role | None = None
     active: bool | None = None
+    email: Email | None = Field(default=None, description="null removes the address")
 
 
 class AccountOut(Out):
@@ -87,6 +92,7 @@ class AccountOut(Out):
     unit_id: int
     role: Role
     active: bool
+    email: str | None = None
 
 
 class EndpointIn(Strict):
@@ -140,6 +146,7 @@ class MeetingIn(Strict):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
     description: Annotated[str, StringConstraints(max_length=4000)] = ""
     starts_at: datetime
+    duration_minutes: Minutes = DEFAULT_MEETING_MINUTES
     chair_id: Id
     secretary_id: Id | None = None
 
@@ -151,8 +158,13 @@ class MeetingPatch(Strict):
     ) = None
     description: Annotated[str, StringConstraints(max_length=4000)] | None = None
     starts_at: datetime | None = None
+    duration_minutes: Minutes | None = None
     chair_id: Id | None = None
     secretary_id: Id | None = None
+
+
+class MeetingCancelIn(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
 
 
 class MeetingOut(Out):
@@ -160,11 +172,16 @@ class MeetingOut(Out):
     title: str
     description: str
     starts_at: datetime
+    duration_minutes: int
+    ends_at: datetime
     chair_id: int
     secretary_id: int | None
     state: MeetingState
     started_at: datetime | None
     ended_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str
+    calendar_sequence: int
 
 
 class Invitee(Strict):
@@ -206,3 +223,5 @@ class HealthOut(BaseModel):
     version: str
     database: str
     redis: str
+    minutes: str = "ok"  # "error": approving minutes will fail (see problems)
+    problems: list[str] = Field(default_factory=list)  # error codes; details are in the log

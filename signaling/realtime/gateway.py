@@ -24,6 +24,7 @@ from signaling.metrics import Metrics
 from signaling.realtime.broadcast import PresenceBroadcaster, meeting_room
 from signaling.realtime.conference import ConferenceCoordinator
 from signaling.realtime.events import Connection, EventRegistry, EventSpec
+from signaling.realtime.features import install_all as install_features
 from signaling.realtime.payloads import (
     JoinPayload,
     LeavePayload,
@@ -129,6 +130,7 @@ class SignalingGateway:
         direct = Action.MEDIA_DIRECT
         self.events.add(EventSpec("media.spotlight", MediaSpotlight, direct, self._spotlight))
         self.events.add(EventSpec("media.page", MediaPage, direct, self._page))
+        install_features(self)
 
     async def _on_any(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         # Every event takes exactly one payload object; anything else must still get an ack.
@@ -196,6 +198,8 @@ class SignalingGateway:
                 )
                 if meeting.state == MeetingState.ENDED.value:
                     raise Conflict("the meeting has ended")
+                if meeting.state == MeetingState.CANCELLED.value:
+                    raise Conflict("the meeting was cancelled")
                 unit = await session.get(Unit, actor.unit_id)  # loaded by the ancestor query
             participant = Participant(
                 key=conn.key,
@@ -321,6 +325,15 @@ class SignalingGateway:
         """The chair ended it: tell the room, close it, forget its presence."""
         self.metrics.live_meetings.dec()
         await self.meeting_event(meeting_id, "meeting.ended", data)
+        await self._close_meeting(meeting_id)
+
+    async def meeting_cancelled(self, meeting_id: int, data: dict[str, Any]) -> None:
+        """A host cancelled it before it started: tell whoever waits in the room, close it."""
+        await self.meeting_event(meeting_id, "meeting.cancelled", data)
+        await self._close_meeting(meeting_id)
+
+    async def _close_meeting(self, meeting_id: int) -> None:
+        """Close the room: media, connections' memberships, grace timers and presence."""
         await self.media.end(meeting_id)
         for conn in self.connections.values():
             conn.meetings.pop(meeting_id, None)

@@ -55,7 +55,12 @@ class Org:
 
 
 async def add_account(
-    session: AsyncSession, username: str, unit_id: int, role: Role, active: bool = True
+    session: AsyncSession,
+    username: str,
+    unit_id: int,
+    role: Role,
+    active: bool = True,
+    email: str | None = None,
 ) -> Account:
     """An account row with the shared seed hash (``accounts.create_account`` is tested itself)."""
     account = Account(
@@ -65,6 +70,7 @@ async def add_account(
         role=role.value,
         password_hash=_SEED_HASH,
         active=active,
+        email=email,
     )
     session.add(account)
     await session.flush()
@@ -73,13 +79,17 @@ async def add_account(
 
 async def build_org(session: AsyncSession) -> Org:
     """Create the tree above, one account per role and endpoints in three communes."""
-    qn = await units.create_unit(session, "Tỉnh Quảng Ninh", UnitKind.PROVINCE, None, "QN")
-    bache = await units.create_unit(session, "Huyện Ba Chẽ", UnitKind.DISTRICT, qn.id, "QN-BC")
-    thanhson = await units.create_unit(session, "Xã Thanh Sơn", UnitKind.COMMUNE, bache.id, None)
-    dondac = await units.create_unit(session, "Xã Đồn Đạc", UnitKind.COMMUNE, bache.id, None)
-    quangla = await units.create_unit(session, "Xã Quảng La", UnitKind.COMMUNE, qn.id, None)
-    ls = await units.create_unit(session, "Tỉnh Lạng Sơn", UnitKind.PROVINCE, None, "LS")
-    bacson = await units.create_unit(session, "Xã Bắc Sơn", UnitKind.COMMUNE, ls.id, None)
+    qn = await units.create_unit(session, None, "Tỉnh Quảng Ninh", UnitKind.PROVINCE, None, "QN")
+    bache = await units.create_unit(
+        session, None, "Huyện Ba Chẽ", UnitKind.DISTRICT, qn.id, "QN-BC"
+    )
+    thanhson = await units.create_unit(
+        session, None, "Xã Thanh Sơn", UnitKind.COMMUNE, bache.id, None
+    )
+    dondac = await units.create_unit(session, None, "Xã Đồn Đạc", UnitKind.COMMUNE, bache.id, None)
+    quangla = await units.create_unit(session, None, "Xã Quảng La", UnitKind.COMMUNE, qn.id, None)
+    ls = await units.create_unit(session, None, "Tỉnh Lạng Sơn", UnitKind.PROVINCE, None, "LS")
+    bacson = await units.create_unit(session, None, "Xã Bắc Sơn", UnitKind.COMMUNE, ls.id, None)
     org = Org(
         province=qn.id or 0,
         district=bache.id or 0,
@@ -106,7 +116,9 @@ async def build_org(session: AsyncSession) -> Org:
         ("quangla", org.direct),
         ("bacson", org.other_commune),
     ):
-        endpoint, token = await endpoints.create_endpoint(session, f"Điểm cầu {name}", unit_id)
+        endpoint, token = await endpoints.create_endpoint(
+            session, None, f"Điểm cầu {name}", unit_id
+        )
         org.endpoints[name] = endpoint
         org.tokens[name] = token
     return org

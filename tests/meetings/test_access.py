@@ -27,6 +27,7 @@ async def meeting(sessions, org) -> Meeting:
         )
         await scheduling.invite(
             s,
+            None,
             meeting,
             [(InviteeKind.UNIT, org.district), (InviteeKind.ACCOUNT, org.accounts["observer"].id)],
         )
@@ -59,7 +60,7 @@ async def test_relations_to(session, org, meeting):
 
 
 async def test_a_host_can_also_be_invited(session, org, meeting):
-    await scheduling.invite(session, meeting, [(InviteeKind.UNIT, org.province)])
+    await scheduling.invite(session, None, meeting, [(InviteeKind.UNIT, org.province)])
     assert await access.relations_to(session, org.actor("chair"), meeting) == {
         CHAIR,
         ORGANISER,
@@ -89,7 +90,7 @@ async def test_invitations_of_other_meetings_do_not_count(session, org, meeting)
         org.accounts["chair"].id,
         None,
     )
-    await scheduling.invite(session, other, [(InviteeKind.UNIT, org.province)])
+    await scheduling.invite(session, None, other, [(InviteeKind.UNIT, org.province)])
     assert await access.relations_to(session, org.actor("quangla"), other) == {INVITED}
     assert await access.relations_to(session, org.actor("quangla"), meeting) == frozenset()
 

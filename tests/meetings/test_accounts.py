@@ -17,7 +17,7 @@ NEW_PASSWORD = "Mật khẩu mới 2026"
 async def test_create_account_stores_an_argon2_hash_not_the_password(engine, sessions, org):
     async with db.transaction(sessions) as s:
         created = await accounts.create_account(
-            s, "  NguyenVanA ", " Nguyễn Văn A ", org.commune, Role.DELEGATE, NEW_PASSWORD
+            s, None, "  NguyenVanA ", " Nguyễn Văn A ", org.commune, Role.DELEGATE, NEW_PASSWORD
         )
     assert created.id is not None
     assert created.username == "nguyenvana"  # trimmed and lower-cased
@@ -35,12 +35,12 @@ async def test_create_account_stores_an_argon2_hash_not_the_password(engine, ses
 
 async def test_usernames_are_unique_ignoring_case(session, org):
     await accounts.create_account(
-        session, "tranthib", "Trần Thị B", org.province, Role.CHAIR, PASSWORD
+        session, None, "tranthib", "Trần Thị B", org.province, Role.CHAIR, PASSWORD
     )
     for taken in ("tranthib", "TranThiB", " TRANTHIB "):
         with pytest.raises(Conflict):
             await accounts.create_account(
-                session, taken, "Someone else", org.province, Role.DELEGATE, PASSWORD
+                session, None, taken, "Someone else", org.province, Role.DELEGATE, PASSWORD
             )
     assert [a.username for a in await accounts.list_accounts(session)].count("tranthib") == 1
 
@@ -64,23 +64,25 @@ async def test_the_database_rejects_a_duplicate_username(sessions, org):
 async def test_password_policy_on_create_and_on_set(session, org, password):
     with pytest.raises(InvalidInput):
         await accounts.create_account(
-            session, "weak", "Weak", org.province, Role.DELEGATE, password
+            session, None, "weak", "Weak", org.province, Role.DELEGATE, password
         )
     with pytest.raises(InvalidInput):
-        await accounts.set_password(session, org.accounts["delegate"].id, password)
+        await accounts.set_password(session, None, org.accounts["delegate"].id, password)
     assert "weak" not in [a.username for a in await accounts.list_accounts(session)]
 
 
 async def test_exactly_the_minimum_length_is_accepted(session, org):
     account = await accounts.create_account(
-        session, "minimum", "Min", org.province, Role.DELEGATE, "x" * MIN_PASSWORD_LENGTH
+        session, None, "minimum", "Min", org.province, Role.DELEGATE, "x" * MIN_PASSWORD_LENGTH
     )
     assert account.id is not None
 
 
 async def test_account_needs_an_existing_unit(session):
     with pytest.raises(InvalidInput):
-        await accounts.create_account(session, "nounit", "No Unit", 999, Role.DELEGATE, PASSWORD)
+        await accounts.create_account(
+            session, None, "nounit", "No Unit", 999, Role.DELEGATE, PASSWORD
+        )
 
 
 async def test_authenticate_ok_wrong_unknown_and_disabled(sessions, org):
@@ -93,7 +95,7 @@ async def test_authenticate_ok_wrong_unknown_and_disabled(sessions, org):
         assert await accounts.authenticate(s, "delegate", PASSWORD + "!") is None
         assert await accounts.authenticate(s, "delegate", "") is None
         assert await accounts.authenticate(s, "nobody", PASSWORD) is None
-        await accounts.update_account(s, org.accounts["delegate"].id, active=False)
+        await accounts.update_account(s, None, org.accounts["delegate"].id, active=False)
     async with sessions() as s:
         assert await accounts.authenticate(s, "delegate", PASSWORD) is None
 
@@ -128,7 +130,7 @@ async def test_authenticate_rehashes_weak_hashes(sessions, org):
 async def test_set_password_replaces_the_hash_and_stamps_the_change(sessions, org):
     delegate = org.accounts["delegate"]
     async with db.transaction(sessions) as s:
-        changed = await accounts.set_password(s, delegate.id, NEW_PASSWORD)
+        changed = await accounts.set_password(s, None, delegate.id, NEW_PASSWORD)
     assert changed.password_changed_at > delegate.password_changed_at
     assert changed.password_changed_at.tzinfo is not None
     async with sessions() as s:
@@ -136,13 +138,13 @@ async def test_set_password_replaces_the_hash_and_stamps_the_change(sessions, or
         assert await accounts.authenticate(s, "delegate", NEW_PASSWORD) is not None
     with pytest.raises(NotFound):
         async with sessions() as s:
-            await accounts.set_password(s, 999_999, NEW_PASSWORD)
+            await accounts.set_password(s, None, 999_999, NEW_PASSWORD)
 
 
 async def test_update_account(session, org):
     delegate = org.accounts["delegate"]
     updated = await accounts.update_account(
-        session, delegate.id, full_name="  Lê Văn C ", unit_id=org.direct, role=Role.SECRETARY
+        session, None, delegate.id, full_name="  Lê Văn C ", unit_id=org.direct, role=Role.SECRETARY
     )
     assert (updated.full_name, updated.unit_id, updated.role) == (
         "Lê Văn C",
@@ -150,9 +152,9 @@ async def test_update_account(session, org):
         "secretary",
     )
     with pytest.raises(InvalidInput):
-        await accounts.update_account(session, delegate.id, unit_id=999_999)
+        await accounts.update_account(session, None, delegate.id, unit_id=999_999)
     with pytest.raises(NotFound):
-        await accounts.update_account(session, 999_999, full_name="x")
+        await accounts.update_account(session, None, 999_999, full_name="x")
 
 
 async def test_list_accounts_by_unit(session, org):
@@ -167,25 +169,27 @@ async def test_the_last_active_admin_cannot_be_demoted_or_disabled(sessions, org
     async with sessions() as s:
         assert await accounts.count_active_admins(s) == 1
         with pytest.raises(Conflict):
-            await accounts.update_account(s, admin.id, role=Role.CHAIR)
+            await accounts.update_account(s, None, admin.id, role=Role.CHAIR)
         with pytest.raises(Conflict):
-            await accounts.update_account(s, admin.id, active=False)
+            await accounts.update_account(s, None, admin.id, active=False)
         # Harmless changes to the last admin are fine.
-        same = await accounts.update_account(s, admin.id, role=Role.ADMIN, full_name="Quản trị")
+        same = await accounts.update_account(
+            s, None, admin.id, role=Role.ADMIN, full_name="Quản trị"
+        )
         assert same.role == "admin" and same.active
 
     # With a second active admin, one of them may go; then the other is the last one again.
     async with db.transaction(sessions) as s:
-        second = await accounts.update_account(s, org.accounts["chair"].id, role=Role.ADMIN)
+        second = await accounts.update_account(s, None, org.accounts["chair"].id, role=Role.ADMIN)
         assert await accounts.count_active_admins(s) == 2
-        await accounts.update_account(s, admin.id, active=False)
+        await accounts.update_account(s, None, admin.id, active=False)
         assert await accounts.count_active_admins(s) == 1
         with pytest.raises(Conflict):
-            await accounts.update_account(s, second.id, role=Role.DELEGATE)
+            await accounts.update_account(s, None, second.id, role=Role.DELEGATE)
 
     # A disabled admin does not count, and may itself be demoted.
     async with db.transaction(sessions) as s:
-        await accounts.update_account(s, admin.id, role=Role.OBSERVER)
+        await accounts.update_account(s, None, admin.id, role=Role.OBSERVER)
         assert await accounts.count_active_admins(s) == 1
         with pytest.raises(Conflict):
-            await accounts.update_account(s, second.id, active=False)
+            await accounts.update_account(s, None, second.id, active=False)

@@ -20,7 +20,9 @@ async def _raw_endpoint_row(engine, endpoint_id: int) -> dict:
 
 async def test_create_returns_the_token_once_and_stores_only_its_sha256(engine, sessions, org):
     async with db.transaction(sessions) as s:
-        endpoint, token = await endpoints.create_endpoint(s, " Điểm cầu Xã Thanh Sơn ", org.commune)
+        endpoint, token = await endpoints.create_endpoint(
+            s, None, " Điểm cầu Xã Thanh Sơn ", org.commune
+        )
     assert endpoint.id is not None and endpoint.name == "Điểm cầu Xã Thanh Sơn"
     assert token.startswith(DEVICE_TOKEN_PREFIX)
     assert len(token) >= len(DEVICE_TOKEN_PREFIX) + 43  # 256 random bits, base64url
@@ -41,7 +43,7 @@ async def test_create_returns_the_token_once_and_stores_only_its_sha256(engine, 
 
 async def test_tokens_differ_between_endpoints(session, org):
     assert len(set(org.tokens.values())) == len(org.tokens)
-    _, again = await endpoints.create_endpoint(session, "Another", org.commune)
+    _, again = await endpoints.create_endpoint(session, None, "Another", org.commune)
     assert again not in org.tokens.values()
 
 
@@ -60,7 +62,7 @@ async def test_reissuing_invalidates_the_old_token(engine, sessions, org):
     endpoint = org.endpoints["thanhson"]
     old = org.tokens["thanhson"]
     async with db.transaction(sessions) as s:
-        reissued, new = await endpoints.issue_token(s, endpoint.id)
+        reissued, new = await endpoints.issue_token(s, None, endpoint.id)
     assert new != old and new.startswith(DEVICE_TOKEN_PREFIX)
     assert reissued.token_issued_at >= endpoint.token_issued_at
     async with sessions() as s:
@@ -78,7 +80,7 @@ async def test_revoke_then_reissue(engine, sessions, org):
     endpoint = org.endpoints["quangla"]
     token = org.tokens["quangla"]
     async with db.transaction(sessions) as s:
-        revoked = await endpoints.revoke_token(s, endpoint.id)
+        revoked = await endpoints.revoke_token(s, None, endpoint.id)
     assert revoked.token_hash is None and revoked.revoked_at is not None
     async with sessions() as s:
         assert await endpoints.authenticate_device(s, token) is None
@@ -87,10 +89,10 @@ async def test_revoke_then_reissue(engine, sessions, org):
 
     # Several endpoints may be revoked at once: NULL digests never collide.
     async with db.transaction(sessions) as s:
-        await endpoints.revoke_token(s, org.endpoints["dondac"].id)
+        await endpoints.revoke_token(s, None, org.endpoints["dondac"].id)
 
     async with db.transaction(sessions) as s:
-        reissued, fresh = await endpoints.issue_token(s, endpoint.id)
+        reissued, fresh = await endpoints.issue_token(s, None, endpoint.id)
     assert reissued.revoked_at is None and reissued.token_hash is not None
     async with sessions() as s:
         assert await endpoints.authenticate_device(s, token) is None
@@ -100,10 +102,12 @@ async def test_revoke_then_reissue(engine, sessions, org):
 
 async def test_unknown_endpoint_or_unit(session, org):
     with pytest.raises(InvalidInput):
-        await endpoints.create_endpoint(session, "Nowhere", 999_999)
-    for call in (endpoints.get_endpoint, endpoints.issue_token, endpoints.revoke_token):
+        await endpoints.create_endpoint(session, None, "Nowhere", 999_999)
+    with pytest.raises(NotFound):
+        await endpoints.get_endpoint(session, 999_999)
+    for change in (endpoints.issue_token, endpoints.revoke_token):
         with pytest.raises(NotFound):
-            await call(session, 999_999)
+            await change(session, None, 999_999)
 
 
 async def test_list_endpoints(session, org):

@@ -42,9 +42,35 @@ POLICY: dict[Action, tuple[set[Role], set[Relation], bool, bool]] = {
     Action.MEETING_INVITE: ({ADMIN}, HOSTS, False, True),
     Action.MEETING_START: (set(), {Relation.CHAIR}, False, True),
     Action.MEETING_END: (set(), {Relation.CHAIR}, False, True),
+    Action.MEETING_CANCEL: ({ADMIN}, HOSTS, False, True),  # a scheduled meeting only
     Action.MEETING_JOIN: ({ADMIN}, MEMBERS, False, True),
     Action.MEETING_MEDIA: ({ADMIN}, MEMBERS, False, True),
     Action.MEDIA_DIRECT: (set(), {Relation.CHAIR}, False, True),  # spotlight, grid pages
+    Action.MINUTES_EDIT: (set(), {Relation.CHAIR, Relation.SECRETARY}, False, True),
+    Action.MINUTES_APPROVE: (set(), {Relation.CHAIR}, False, True),
+    Action.MINUTES_READ: ({ADMIN}, MEMBERS, False, True),  # the approved PDF and its check
+    Action.MINUTES_ARCHIVE: ({ADMIN}, HOSTS, False, True),
+    Action.AGENDA_VIEW: ({ADMIN}, MEMBERS, False, True),
+    Action.AGENDA_EDIT: ({ADMIN}, HOSTS, False, True),
+    Action.AGENDA_DIRECT: (set(), {Relation.CHAIR}, False, True),  # the current item
+    Action.SPEAKER_VIEW: ({ADMIN}, MEMBERS, False, True),
+    Action.SPEAKER_REQUEST: (set(), MEMBERS, False, True),
+    Action.SPEAKER_MANAGE: (set(), {Relation.CHAIR}, False, True),  # order, grant, end
+    Action.CONCLUSION_VIEW: ({ADMIN}, MEMBERS, False, True),
+    Action.CONCLUSION_WRITE: (set(), {Relation.CHAIR, Relation.SECRETARY}, False, True),
+    Action.AUDIT_VIEW: ({ADMIN}, HOSTS, False, True),
+    Action.AUDIT_VERIFY: ({ADMIN}, set(), False, False),
+    Action.DOCUMENT_VIEW: ({ADMIN}, MEMBERS, False, True),  # drafts need document.manage
+    Action.DOCUMENT_MANAGE: ({ADMIN}, HOSTS, False, True),
+    Action.DOCUMENT_COMMENT: ({ADMIN}, MEMBERS, False, True),
+    Action.ATTENDANCE_VIEW: ({ADMIN}, MEMBERS, False, True),
+    Action.ATTENDANCE_CHECK_IN: (set(), MEMBERS - {Relation.ORGANISER}, False, True),  # oneself
+    Action.ATTENDANCE_RECORD: (set(), {Relation.CHAIR, Relation.SECRETARY}, False, True),
+    Action.POLL_VIEW: ({ADMIN}, MEMBERS, False, True),
+    Action.POLL_PREPARE: (set(), {Relation.CHAIR, Relation.SECRETARY}, False, True),  # drafts
+    Action.POLL_CONDUCT: (set(), {Relation.CHAIR}, False, True),  # open and close
+    # The poll's voter list (members present at opening) decides who of these may vote.
+    Action.VOTE_CAST: (set(), {Relation.CHAIR, Relation.INVITED}, False, True),
 }
 
 RELATION_SETS = [

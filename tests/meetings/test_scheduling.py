@@ -83,6 +83,7 @@ async def test_update_meeting(session, org):
     later = MORNING + timedelta(days=1)
     updated = await scheduling.update_meeting(
         session,
+        org.actor("chair"),
         meeting,
         title=" Giao ban (dời lịch) ",
         description="Dời sang thứ Ba",
@@ -97,9 +98,13 @@ async def test_update_meeting(session, org):
         org.accounts["chair"].id,
     )
     with pytest.raises(InvalidInput):
-        await scheduling.update_meeting(session, meeting, chair_id=org.accounts["delegate"].id)
+        await scheduling.update_meeting(
+            session, org.actor("chair"), meeting, chair_id=org.accounts["delegate"].id
+        )
     with pytest.raises(InvalidInput):
-        await scheduling.update_meeting(session, meeting, secretary_id=org.accounts["observer"].id)
+        await scheduling.update_meeting(
+            session, org.actor("chair"), meeting, secretary_id=org.accounts["observer"].id
+        )
 
 
 async def test_invitations_are_idempotent(sessions, org):
@@ -107,6 +112,7 @@ async def test_invitations_are_idempotent(sessions, org):
         meeting = await _schedule(s, org)
         first = await scheduling.invite(
             s,
+            org.actor("chair"),
             meeting,
             [
                 (InviteeKind.UNIT, org.district),
@@ -134,6 +140,7 @@ async def test_invitations_are_idempotent(sessions, org):
     async with db.transaction(sessions) as s:
         again = await scheduling.invite(
             s,
+            org.actor("chair"),
             meeting,
             [(InviteeKind.UNIT, org.district), (InviteeKind.UNIT, org.other_province)],
         )
@@ -147,14 +154,14 @@ async def test_inviting_what_does_not_exist_is_invalid(session, org):
     meeting = await _schedule(session, org)
     for kind in InviteeKind:
         with pytest.raises(InvalidInput):
-            await scheduling.invite(session, meeting, [(kind, 999_999)])
+            await scheduling.invite(session, org.actor("chair"), meeting, [(kind, 999_999)])
     assert await scheduling.list_invitations(session, meeting.id) == []
 
 
 async def test_the_database_enforces_one_invitation_per_invitee(sessions, org):
     async with db.transaction(sessions) as s:
         meeting = await _schedule(s, org)
-        await scheduling.invite(s, meeting, [(InviteeKind.UNIT, org.commune)])
+        await scheduling.invite(s, org.actor("chair"), meeting, [(InviteeKind.UNIT, org.commune)])
 
     def duplicate() -> Invitation:
         return Invitation(
@@ -187,17 +194,23 @@ async def test_the_database_enforces_one_invitation_per_invitee(sessions, org):
 async def test_remove_invitation(session, org):
     meeting = await _schedule(session, org)
     other = await _schedule(session, org, title="Other")
-    (inv,) = await scheduling.invite(session, meeting, [(InviteeKind.UNIT, org.commune)])
-    (other_inv,) = await scheduling.invite(session, other, [(InviteeKind.UNIT, org.commune)])
+    (inv,) = await scheduling.invite(
+        session, org.actor("chair"), meeting, [(InviteeKind.UNIT, org.commune)]
+    )
+    (other_inv,) = await scheduling.invite(
+        session, org.actor("chair"), other, [(InviteeKind.UNIT, org.commune)]
+    )
     with pytest.raises(NotFound):  # an invitation of another meeting
-        await scheduling.remove_invitation(session, meeting, other_inv.id)
+        await scheduling.remove_invitation(session, org.actor("chair"), meeting, other_inv.id)
     with pytest.raises(NotFound):
-        await scheduling.remove_invitation(session, meeting, 999_999)
-    await scheduling.remove_invitation(session, meeting, inv.id)
+        await scheduling.remove_invitation(session, org.actor("chair"), meeting, 999_999)
+    await scheduling.remove_invitation(session, org.actor("chair"), meeting, inv.id)
     assert await scheduling.list_invitations(session, meeting.id) == []
     assert [i.id for i in await scheduling.list_invitations(session, other.id)] == [other_inv.id]
     # Invited again after removal: a fresh row.
-    (again,) = await scheduling.invite(session, meeting, [(InviteeKind.UNIT, org.commune)])
+    (again,) = await scheduling.invite(
+        session, org.actor("chair"), meeting, [(InviteeKind.UNIT, org.commune)]
+    )
     assert again.id != inv.id
 
 
@@ -209,14 +222,17 @@ async def test_list_meetings_for_each_actor(sessions, org):
             return MORNING + timedelta(days=day)
 
         province_wide = await _schedule(s, org, "province-wide", at(1))
-        await scheduling.invite(s, province_wide, [(InviteeKind.UNIT, org.province)])
+        await scheduling.invite(
+            s, org.actor("chair"), province_wide, [(InviteeKind.UNIT, org.province)]
+        )
         district = await _schedule(s, org, "district", at(2))
-        await scheduling.invite(s, district, [(InviteeKind.UNIT, org.district)])
+        await scheduling.invite(s, org.actor("chair"), district, [(InviteeKind.UNIT, org.district)])
         sibling = await _schedule(s, org, "sibling commune", at(3))
-        await scheduling.invite(s, sibling, [(InviteeKind.UNIT, org.sibling)])
+        await scheduling.invite(s, org.actor("chair"), sibling, [(InviteeKind.UNIT, org.sibling)])
         direct = await _schedule(s, org, "direct invitations", at(4))
         await scheduling.invite(
             s,
+            org.actor("chair"),
             direct,
             [
                 (InviteeKind.ACCOUNT, a["outsider"].id),
@@ -226,7 +242,9 @@ async def test_list_meetings_for_each_actor(sessions, org):
         elsewhere = await scheduling.create_meeting(
             s, org.actor("other_chair"), "Lạng Sơn", at(5), a["other_chair"].id, None
         )
-        await scheduling.invite(s, elsewhere, [(InviteeKind.UNIT, org.other_province)])
+        await scheduling.invite(
+            s, org.actor("chair"), elsewhere, [(InviteeKind.UNIT, org.other_province)]
+        )
         hosted_only = await _schedule(s, org, "no invitations", at(6))
 
     async def titles(who: str) -> list[str]:
@@ -270,11 +288,11 @@ async def test_account_and_endpoint_ids_do_not_mix(sessions, org):
         while twin.id < endpoint.id:
             twin = await add_account(s, f"twin{twin.id}", org.province, Role.CHAIR)
         while endpoint.id < twin.id:
-            endpoint, _ = await endpoints.create_endpoint(s, "twin", org.other_commune)
+            endpoint, _ = await endpoints.create_endpoint(s, None, "twin", org.other_commune)
         assert endpoint.id == twin.id
         hosted = await _schedule(s, org, "hosted by the twin account", chair_id=twin.id)
         invited = await _schedule(s, org, "invites the twin account")
-        await scheduling.invite(s, invited, [(InviteeKind.ACCOUNT, twin.id)])
+        await scheduling.invite(s, org.actor("chair"), invited, [(InviteeKind.ACCOUNT, twin.id)])
     async with sessions() as s:
         seen = await scheduling.list_meetings_for(s, endpoint_actor(endpoint))
     assert hosted.id not in [m.id for m in seen]
@@ -285,24 +303,24 @@ async def test_life_cycle(sessions, org):
     async with db.transaction(sessions) as s:
         meeting = await _schedule(s, org)
         with pytest.raises(Conflict):
-            await scheduling.end_meeting(s, meeting)  # not started yet
+            await scheduling.end_meeting(s, org.actor("chair"), meeting)  # not started yet
         assert await scheduling.count_live(s) == 0
     async with db.transaction(sessions) as s:
         meeting = await s.get(Meeting, meeting.id)
-        started = await scheduling.start_meeting(s, meeting)
+        started = await scheduling.start_meeting(s, org.actor("chair"), meeting)
         assert started.state == "live" and started.started_at is not None
         assert await scheduling.count_live(s) == 1
     async with db.transaction(sessions) as s:
         meeting = await s.get(Meeting, meeting.id)
         assert meeting.state == "live" and meeting.started_at.tzinfo is not None
         with pytest.raises(Conflict):
-            await scheduling.start_meeting(s, meeting)
+            await scheduling.start_meeting(s, org.actor("chair"), meeting)
         # A live meeting can still be changed and take invitations.
-        await scheduling.update_meeting(s, meeting, title="Giao ban (đang họp)")
-        await scheduling.invite(s, meeting, [(InviteeKind.UNIT, org.commune)])
+        await scheduling.update_meeting(s, org.actor("chair"), meeting, title="Giao ban (đang họp)")
+        await scheduling.invite(s, org.actor("chair"), meeting, [(InviteeKind.UNIT, org.commune)])
     async with db.transaction(sessions) as s:
         meeting = await s.get(Meeting, meeting.id)
-        ended = await scheduling.end_meeting(s, meeting)
+        ended = await scheduling.end_meeting(s, org.actor("chair"), meeting)
         assert ended.state == "ended" and ended.ended_at >= ended.started_at
         assert await scheduling.count_live(s) == 0
     async with sessions() as s:
@@ -310,8 +328,10 @@ async def test_life_cycle(sessions, org):
         assert meeting.state == "ended" and meeting.title == "Giao ban (đang họp)"
         for step in (scheduling.start_meeting, scheduling.end_meeting):
             with pytest.raises(Conflict):
-                await step(s, meeting)
+                await step(s, org.actor("chair"), meeting)
         with pytest.raises(Conflict):
-            await scheduling.update_meeting(s, meeting, title="too late")
+            await scheduling.update_meeting(s, org.actor("chair"), meeting, title="too late")
         with pytest.raises(Conflict):
-            await scheduling.invite(s, meeting, [(InviteeKind.UNIT, org.province)])
+            await scheduling.invite(
+                s, org.actor("chair"), meeting, [(InviteeKind.UNIT, org.province)]
+            )

@@ -9,12 +9,18 @@ from meetings.models import Unit, UnitKind
 
 
 async def test_province_district_commune_tree(session):
-    province = await units.create_unit(session, "  Tỉnh Quảng Ninh ", UnitKind.PROVINCE, None, "QN")
-    district = await units.create_unit(
-        session, "Huyện Ba Chẽ", UnitKind.DISTRICT, province.id, None
+    province = await units.create_unit(
+        session, None, "  Tỉnh Quảng Ninh ", UnitKind.PROVINCE, None, "QN"
     )
-    commune = await units.create_unit(session, "Xã Thanh Sơn", UnitKind.COMMUNE, district.id, None)
-    direct = await units.create_unit(session, "Xã Quảng La", UnitKind.COMMUNE, province.id, None)
+    district = await units.create_unit(
+        session, None, "Huyện Ba Chẽ", UnitKind.DISTRICT, province.id, None
+    )
+    commune = await units.create_unit(
+        session, None, "Xã Thanh Sơn", UnitKind.COMMUNE, district.id, None
+    )
+    direct = await units.create_unit(
+        session, None, "Xã Quảng La", UnitKind.COMMUNE, province.id, None
+    )
 
     assert province.id is not None and province.parent_id is None
     assert province.name == "Tỉnh Quảng Ninh"  # trimmed
@@ -40,9 +46,9 @@ async def test_province_district_commune_tree(session):
 async def test_a_unit_needs_a_parent_of_a_fitting_kind(session, kind, parent_kind):
     parent_id = None
     if parent_kind is not None:
-        province = await units.create_unit(session, "P", UnitKind.PROVINCE, None, None)
-        district = await units.create_unit(session, "D", UnitKind.DISTRICT, province.id, None)
-        commune = await units.create_unit(session, "C", UnitKind.COMMUNE, district.id, None)
+        province = await units.create_unit(session, None, "P", UnitKind.PROVINCE, None, None)
+        district = await units.create_unit(session, None, "D", UnitKind.DISTRICT, province.id, None)
+        commune = await units.create_unit(session, None, "C", UnitKind.COMMUNE, district.id, None)
         parent_id = {
             UnitKind.PROVINCE: province.id,
             UnitKind.DISTRICT: district.id,
@@ -50,24 +56,24 @@ async def test_a_unit_needs_a_parent_of_a_fitting_kind(session, kind, parent_kin
         }[parent_kind]
     before = len(await units.list_units(session))
     with pytest.raises(InvalidInput):
-        await units.create_unit(session, "X", kind, parent_id, None)
+        await units.create_unit(session, None, "X", kind, parent_id, None)
     assert len(await units.list_units(session)) == before
 
 
 async def test_unknown_parent_is_invalid(session):
     with pytest.raises(InvalidInput) as err:
-        await units.create_unit(session, "Xã", UnitKind.COMMUNE, 4242, None)
+        await units.create_unit(session, None, "Xã", UnitKind.COMMUNE, 4242, None)
     assert err.value.details == {"parent_id": 4242}
 
 
 async def test_codes_are_unique_in_the_service_and_in_the_database(sessions):
     async with sessions() as s:
-        await units.create_unit(s, "Tỉnh Quảng Ninh", UnitKind.PROVINCE, None, "QN")
+        await units.create_unit(s, None, "Tỉnh Quảng Ninh", UnitKind.PROVINCE, None, "QN")
         with pytest.raises(Conflict):
-            await units.create_unit(s, "Tỉnh khác", UnitKind.PROVINCE, None, "QN")
+            await units.create_unit(s, None, "Tỉnh khác", UnitKind.PROVINCE, None, "QN")
         # Units without a code never collide.
-        await units.create_unit(s, "Tỉnh A", UnitKind.PROVINCE, None, None)
-        await units.create_unit(s, "Tỉnh B", UnitKind.PROVINCE, None, None)
+        await units.create_unit(s, None, "Tỉnh A", UnitKind.PROVINCE, None, None)
+        await units.create_unit(s, None, "Tỉnh B", UnitKind.PROVINCE, None, None)
         await s.commit()
     async with sessions() as s:
         s.add(Unit(name="Bypassing the service", kind="province", code="QN"))

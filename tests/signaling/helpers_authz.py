@@ -8,7 +8,7 @@ import socketio
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
-import meetings.models  # noqa: F401 (registers every table on SQLModel.metadata)
+import meetings.schema  # noqa: F401 (registers every table on SQLModel.metadata)
 from meetings.actor import Actor, ActorKind
 from meetings.models import Role
 from tests.harness import Api, Server

@@ -18,9 +18,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 import socketio
+from sqlalchemy import text
 from sqlmodel import select
 
-from meetings import db
+from meetings import audit, db
 from meetings.models import Account, Endpoint, Unit
 from tests.harness import Api, Server, free_port, make_settings, postgres_database, wait_for
 
@@ -215,7 +216,7 @@ async def test_admin_commands_then_log_in_through_a_server(tmp_path, storage):
     assert out.stdout == "account 1: nguyenvana (chair)\n"  # no password shown when given
 
     user = ["--full-name", "Trần Thị Thư Ký", "--unit", "2", "--role", "secretary"]
-    out = (await admin("create-user", "thuky", *user)).stdout
+    out = (await admin("create-user", "thuky", *user, "--email", "ThuKy@QuangNinh.GOV.vn")).stdout
     assert _line(r"^account 2: thuky \(secretary\)$", out)
     generated = _line(r"^password: (\S+)$", out).group(1)
     assert len(generated) >= 10
@@ -231,9 +232,9 @@ async def test_admin_commands_then_log_in_through_a_server(tmp_path, storage):
         (1, "Tỉnh Quảng Ninh", "province", None, "QN"),
         (2, "Xã Quảng La", "commune", 1, None),
     ]
-    assert [(a.username, a.full_name, a.unit_id, a.role, a.active) for a in accounts] == [
-        ("nguyenvana", "Nguyễn Văn A", 1, "chair", True),
-        ("thuky", "Trần Thị Thư Ký", 2, "secretary", True),
+    assert [(a.username, a.full_name, a.unit_id, a.role, a.active, a.email) for a in accounts] == [
+        ("nguyenvana", "Nguyễn Văn A", 1, "chair", True, None),
+        ("thuky", "Trần Thị Thư Ký", 2, "secretary", True, "ThuKy@quangninh.gov.vn"),
     ]
     for a in accounts:
         assert a.password_hash.startswith("$argon2id$")
@@ -278,6 +279,24 @@ async def test_admin_commands_then_log_in_through_a_server(tmp_path, storage):
         await server.stop()
     _, accounts, _ = await _rows(url)
     assert all(reset not in a.password_hash for a in accounts)
+    # Every command is in the audit log, as the operator ("system"), and the log verifies.
+    engine = db.create_engine(url)
+    try:
+        async with db.session_factory(engine)() as s:
+            logged = [(e.actor, e.action) for e in reversed(await audit.entries(s, None))]
+            assert all(r.ok for r in await audit.verify(s))
+    finally:
+        await engine.dispose()
+    assert logged == [
+        ("system", "unit.created"),
+        ("system", "unit.created"),
+        ("system", "account.created"),
+        ("system", "account.created"),
+        ("system", "endpoint.created"),
+        ("system", "account.created"),  # the server's first start: its administrator
+        ("system", "account.password_reset"),
+        ("system", "account.password_reset"),
+    ]
     if database_url is not None:
         # With PostgreSQL the admin commands leave the filesystem alone.
         assert not data_dir.exists()
@@ -303,6 +322,9 @@ async def test_admin_errors_are_one_line_and_exit_1(tmp_path, storage):
             "password must have at least 10 characters"
         ),
         ("reset-password", "nobody"): "no account named 'nobody'",
+        ("create-user", "tranthic", *user, *pw, "--email", "không-hợp-lệ"): (
+            "email: value is not a valid email address: An email address must have an @-sign."
+        ),
         # The API's input rules hold on the command line too.
         ("create-user", "   ", *user, *pw): "username: String should have at least 3 characters",
         ("create-user", "bad name!", *user, *pw): (
@@ -480,3 +502,27 @@ async def test_settings_come_from_the_environment(tmp_path):
         finally:
             await engine.dispose()
         assert names[-1] == "Tỉnh Lạng Sơn"
+
+
+async def test_verify_audit_reports_tampering(tmp_path):
+    """``admin verify-audit`` exits 0 on an intact log and 1, naming the entry, after an edit."""
+    url = f"sqlite:///{tmp_path / 'data' / 'phonghop.sqlite3'}"
+    (tmp_path / "data").mkdir()
+    engine = db.create_engine(url)
+    try:
+        await db.migrate(engine)
+        sessions = db.session_factory(engine)
+        for i in range(3):
+            async with db.transaction(sessions) as s:
+                await audit.append(s, None, "unit.created", "unit", i, after={"name": f"Xã {i}"})
+        ok = await phonghop("admin", "verify-audit", cwd=tmp_path)
+        assert ok.returncode == 0, ok
+        assert ok.stdout == "global: 3 entries, ok\n"
+        async with db.transaction(sessions) as s:
+            await s.exec(text("UPDATE audit_entry SET actor = 'account:99' WHERE seq = 2"))
+    finally:
+        await engine.dispose()
+    broken = await phonghop("admin", "verify-audit", cwd=tmp_path)
+    assert broken.returncode == 1
+    assert "seq 2: content does not match its hash" in broken.stdout
+    assert broken.stderr.startswith("error: the audit log does not verify")

@@ -1,4 +1,4 @@
-"""Meetings over REST: create, invite, "my meetings", start/end; and the OpenAPI document."""
+"""Meetings over REST: create, invite, "my meetings", start/end/cancel; and the OpenAPI document."""
 
 from typing import Any
 
@@ -272,6 +272,52 @@ async def test_start_and_end_follow_the_life_cycle_and_only_the_chair(server, ht
         assert status == 200 and participants == []
         status, fetched = await api["delegate"].get(f"/meetings/{m}")
         assert status == 200 and fetched["state"] == "ended"  # still readable by its invitees
+    finally:
+        await listener.disconnect()
+
+
+async def test_cancel_tells_the_room_and_closes_the_meeting(server, http):
+    w = await build_world(server, http)
+    base = server.url + "/api/v1"
+    api = {name: Api(base, http, token=token) for name, token in w.tokens.items()}
+    api["endpoint"] = Api(base, http, token=w.endpoint_tokens[0])
+    m = w.meeting_id
+    listener = await sio_client(server, w.endpoint_tokens[1])
+    events = Recorder()
+    events.attach(listener)
+    try:
+        assert (await call(listener, "join", {"meeting_id": m}))["ok"]
+        before = await db_snapshot(server)
+        for who in ("delegate", "observer", "endpoint"):  # invitees, not hosts
+            status, error = await api[who].post(f"/meetings/{m}/cancel", {})
+            assert_error(status, error, 403, "forbidden")
+        status, error = await api["chair"].post(f"/meetings/{m}/cancel", {"reason": 7})
+        assert status == 422
+        assert_same_db(before, await db_snapshot(server), "refused cancellations")
+
+        # The secretary hosts the meeting too and may cancel it.
+        status, cancelled = await api["secretary"].post(
+            f"/meetings/{m}/cancel", {"reason": "Hoãn vì bão số 9"}
+        )
+        assert status == 200, cancelled
+        assert cancelled["state"] == "cancelled" and cancelled["cancelled_at"]
+        assert cancelled["cancel_reason"] == "Hoãn vì bão số 9"
+        assert cancelled["calendar_sequence"] == 1
+        await wait_for(lambda: events.named("meeting.cancelled"))
+        assert events.named("meeting.cancelled")[0]["state"] == "cancelled"
+
+        before = await db_snapshot(server)
+        for step in ("start", "end", "cancel"):
+            status, error = await api["chair"].post(f"/meetings/{m}/{step}", {})
+            assert_error(status, error, 409, "conflict")
+        status, error = await api["chair"].patch(f"/meetings/{m}", {"title": "Họp lại"})
+        assert_error(status, error, 409, "conflict")
+        assert_same_db(before, await db_snapshot(server), "changes to a cancelled meeting")
+        assert_nack(await call(listener, "join", {"meeting_id": m}), "conflict")
+        status, participants = await api["chair"].get(f"/meetings/{m}/participants")
+        assert status == 200 and participants == []  # the room was closed
+        status, fetched = await api["delegate"].get(f"/meetings/{m}")
+        assert status == 200 and fetched == cancelled  # still readable by its invitees
     finally:
         await listener.disconnect()
 

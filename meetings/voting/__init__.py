@@ -1,0 +1,1 @@
+"""Voting (biểu quyết): polls, ballots (named or secret), majority rules and results."""
