@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, UniqueConstraint, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Column, Field, SQLModel, col, select
@@ -120,25 +121,27 @@ async def append(
     deletion). Secret-ballot code must never pass a choice together with a voter here.
     """
     chain = chain_for(meeting_id)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.exec(  # type: ignore[call-overload]
-        insert(AuditHead).values(chain=chain, seq=0, hash=GENESIS).on_conflict_do_nothing()
+    # The lock and the predecessor in one statement; a chain's first append creates its head.
+    # Core statements rather than ORM objects: appends sit in every write path (one per ballot
+    # transaction), and the unit of work's flush costs more than the statements themselves.
+    bump = (
+        update(AuditHead)
+        .where(col(AuditHead.chain) == chain)
+        .values(seq=AuditHead.seq + 1)
+        .returning(col(AuditHead.seq), col(AuditHead.hash))
     )
-    # The lock: from here until commit no other transaction can extend this chain.
-    await session.exec(  # type: ignore[call-overload]
-        update(AuditHead).where(col(AuditHead.chain) == chain).values(seq=AuditHead.seq + 1)
-    )
-    head = (
-        await session.exec(
-            select(AuditHead)
-            .where(AuditHead.chain == chain)
-            .execution_options(populate_existing=True)
+    head = (await session.exec(bump)).first()  # type: ignore[call-overload]
+    if head is None:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await session.exec(  # type: ignore[call-overload]
+            insert(AuditHead).values(chain=chain, seq=0, hash=GENESIS).on_conflict_do_nothing()
         )
-    ).one()
+        head = (await session.exec(bump)).one()  # type: ignore[call-overload]
+    seq, prev_hash = head
     entry = AuditEntry(
         chain=chain,
-        seq=head.seq,
+        seq=seq,
         at=utcnow(),
         actor=actor_key(actor),
         action=action,
@@ -146,14 +149,19 @@ async def append(
         object_id=str(object_id),
         before_json=canonical_json(before),
         after_json=canonical_json(after),
-        prev_hash=head.hash,
+        prev_hash=prev_hash,
         hash="",
     )
     entry.hash = entry_hash(entry)
-    head.hash = entry.hash
-    session.add(entry)
-    session.add(head)
-    await session.flush()
+    row = entry.model_dump(exclude={"id"})
+    entry.id = (
+        await session.exec(  # type: ignore[call-overload]
+            sa_insert(AuditEntry).values(**row).returning(col(AuditEntry.id))
+        )
+    ).scalar_one()
+    await session.exec(  # type: ignore[call-overload]
+        update(AuditHead).where(col(AuditHead.chain) == chain).values(hash=entry.hash)
+    )
     return entry
 
 

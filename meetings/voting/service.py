@@ -24,11 +24,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from meetings import attendance, audit
-from meetings.actor import Actor, ActorKind
+from meetings.actor import Actor
 from meetings.clock import utcnow
 from meetings.errors import Conflict, DomainError, InvalidInput, NotFound
 from meetings.models import AgendaItem, Meeting, MeetingState
-from meetings.voting.errors import AlreadyVoted, NotEligible, PollNotOpen
+from meetings.voting.errors import AlreadyVoted, PollNotOpen
 from meetings.voting.models import (
     Poll,
     PollBallot,
@@ -38,6 +38,7 @@ from meetings.voting.models import (
     PollState,
     PollVoter,
 )
+from meetings.voting.open_polls import OpenPoll, OpenPolls
 from meetings.voting.rules import (
     YES_NO_ABSTAIN_LABELS,
     Majority,
@@ -315,26 +316,16 @@ async def open_poll(session: AsyncSession, actor: Actor, meeting: Meeting, poll:
 # ---- cast ---------------------------------------------------------------------------------
 
 
-def _check_choices(poll: Poll, option_ids: set[int], choices: tuple[int, ...]) -> None:
-    if len(set(choices)) != len(choices):
-        raise InvalidInput("an option is chosen twice")
-    if not set(choices) <= option_ids:
-        raise InvalidInput("unknown option for this poll")
-    if not poll.min_choices <= len(choices) <= poll.max_choices:
-        raise InvalidInput(
-            f"choose between {poll.min_choices} and {poll.max_choices} options",
-            min_choices=poll.min_choices,
-            max_choices=poll.max_choices,
-        )
-
-
-async def cast_ballots(session: AsyncSession, requests: Sequence[BallotRequest]) -> CastBatch:
+async def cast_ballots(
+    session: AsyncSession, requests: Sequence[BallotRequest], polls: OpenPolls | None = None
+) -> CastBatch:
     """Cast many ballots in the caller's transaction; each gets its own result.
 
     Precondition: at most one request per (poll, voter) — a voter's second ballot belongs in
     the next transaction, where it meets the first one's receipt. Domain refusals are results,
     not exceptions, so one bad ballot never undoes the others; the caller commits, and only
-    then may anyone be told "accepted".
+    then may anyone be told "accepted". ``polls`` (the caller's memory of open polls) saves
+    reading a poll's options and voters again for every transaction.
     """
     seen = {(r.poll_id, r.actor.key) for r in requests}
     if len(seen) != len(requests):
@@ -344,16 +335,69 @@ async def cast_ballots(session: AsyncSession, requests: Sequence[BallotRequest])
     for index, request in enumerate(requests):
         by_poll[request.poll_id].append(index)
     batch = CastBatch([])
+    memory = polls if polls is not None else OpenPolls()
     for poll_id in sorted(by_poll):  # a fixed lock order across transactions
-        counts = await _cast_on_poll(session, poll_id, requests, by_poll[poll_id], results)
+        counts = await _cast_on_poll(session, memory, poll_id, requests, by_poll[poll_id], results)
         if counts is not None:
             batch.counts[poll_id] = counts
     batch.results = [r or CastResult() for r in results]
     return batch
 
 
+async def _open_poll_facts(
+    session: AsyncSession, polls: OpenPolls, poll_id: int
+) -> OpenPoll | None:
+    """Lock the poll if it is open (the ballot transaction's first write) and return its facts.
+
+    None when it is not open. The options and voters are read only on this process's first
+    ballot of an opening.
+    """
+    row = (
+        await session.exec(  # type: ignore[call-overload]
+            update(Poll)
+            .where(col(Poll.id) == poll_id, col(Poll.state) == PollState.OPEN.value)
+            .values(ballot_count=Poll.ballot_count)
+            .returning(
+                col(Poll.meeting_id),
+                col(Poll.opened_at),
+                col(Poll.min_choices),
+                col(Poll.max_choices),
+                col(Poll.secret),
+                col(Poll.allow_change),
+                col(Poll.present_count),
+            )
+        )
+    ).first()
+    if row is None:
+        polls.forget(poll_id)
+        return None
+    meeting_id, opened_at, low, high, secret, allow_change, present = row
+    known = polls.get(poll_id, opened_at)
+    if known is not None:
+        return known
+    options = await session.exec(
+        select(PollOption.id).where(PollOption.poll_id == poll_id).order_by(PollOption.position)
+    )
+    voters = await session.exec(select(PollVoter.account_id).where(PollVoter.poll_id == poll_id))
+    facts = OpenPoll(
+        poll_id=poll_id,
+        meeting_id=meeting_id,
+        opened_at=opened_at,
+        min_choices=low,
+        max_choices=high,
+        secret=secret,
+        allow_change=allow_change,
+        present_count=present,
+        option_ids=tuple(o for o in options.all() if o is not None),
+        voters=frozenset(voters.all()),
+    )
+    polls.remember(facts)
+    return facts
+
+
 async def _cast_on_poll(
     session: AsyncSession,
+    polls: OpenPolls,
     poll_id: int,
     requests: Sequence[BallotRequest],
     indexes: list[int],
@@ -364,54 +408,38 @@ async def _cast_on_poll(
     def refuse(index: int, error: DomainError) -> None:
         results[index] = CastResult(error=error)
 
-    is_open = await _lock_in_state(session, poll_id, PollState.OPEN)
-    poll = await session.get(Poll, poll_id, populate_existing=True)
-    pending: list[int] = []
-    for index in indexes:
-        if poll is None or poll.meeting_id != requests[index].meeting_id:
-            refuse(index, NotFound("poll not found", poll_id=poll_id))
-        elif not is_open:
-            refuse(index, PollNotOpen("the poll is not open", state=poll.state))
-        elif requests[index].actor.kind is not ActorKind.ACCOUNT:
-            refuse(index, NotEligible("only members' accounts vote, not endpoint devices"))
-        else:
-            pending.append(index)
-    if not pending or poll is None:
+    poll = await _open_poll_facts(session, polls, poll_id)
+    if poll is None:
+        found = await session.get(Poll, poll_id)
+        for index in indexes:
+            if found is None or found.meeting_id != requests[index].meeting_id:
+                refuse(index, NotFound("poll not found", poll_id=poll_id))
+            else:
+                refuse(index, PollNotOpen("the poll is not open", state=found.state))
         return None
-    options = (await options_of(session, [poll_id]))[poll_id]
-    option_ids = {o.id for o in options if o.id is not None}
-    valid: list[int] = []
-    for index in pending:
-        try:
-            _check_choices(poll, option_ids, requests[index].choices)
-            valid.append(index)
-        except DomainError as exc:
-            refuse(index, exc)
-    voters = {requests[i].actor.id: i for i in valid}
-    eligible: set[int] = set()
-    if voters:
-        rows = await session.exec(
-            select(PollVoter.account_id).where(
-                PollVoter.poll_id == poll_id, col(PollVoter.account_id).in_(list(voters))
-            )
+    voters: dict[int, int] = {}
+    for index in indexes:
+        request = requests[index]
+        error = poll.refusal(
+            request.meeting_id, request.actor.kind, request.actor.id, request.choices
         )
-        eligible = set(rows.all())
-    for account_id, index in voters.items():
-        if account_id not in eligible:
-            refuse(index, NotEligible("not an eligible voter of this poll"))
-    if not eligible:
+        if error is not None:
+            refuse(index, error)
+        else:
+            voters[request.actor.id] = index
+    if not voters:
         return None
     # The uniqueness rule, enforced by the database: only new receipts come back. Rows go in
     # by account id, not arrival order.
     inserted = await session.exec(  # type: ignore[call-overload]
         _insert_for(session)(PollReceipt)
-        .values([{"poll_id": poll_id, "account_id": a} for a in sorted(eligible)])
+        .values([{"poll_id": poll_id, "account_id": a} for a in sorted(voters)])
         .on_conflict_do_nothing()
         .returning(col(PollReceipt.account_id))
     )
     new = set(inserted.scalars().all())
-    changing = set() if not poll.allow_change else eligible - new
-    for account_id in eligible - new - changing:
+    changing = set() if not poll.allow_change else set(voters) - new
+    for account_id in set(voters) - new - changing:
         refuse(voters[account_id], AlreadyVoted("a ballot from you is already counted"))
     accepted = new | changing
     if not accepted:
@@ -446,7 +474,7 @@ async def _cast_on_poll(
     if named_rows:
         await session.exec(_insert_for(session)(PollBallot).values(named_rows))  # type: ignore[call-overload]
     # Every option's counter is written, chosen or not: the rows' versions tell nothing.
-    await session.exec(  # type: ignore[call-overload]
+    option_votes = await session.exec(  # type: ignore[call-overload]
         update(PollOption)
         .where(col(PollOption.poll_id) == poll_id)
         .values(
@@ -455,15 +483,20 @@ async def _cast_on_poll(
             if any(delta.values())
             else PollOption.votes + 0
         )
+        .returning(col(PollOption.id), col(PollOption.votes))
     )
-    await session.exec(  # type: ignore[call-overload]
-        update(Poll)
-        .where(col(Poll.id) == poll_id)
-        .values(
-            ballot_count=Poll.ballot_count + len(new),
-            blank_count=Poll.blank_count + blank_delta,
+    votes = dict(option_votes.all())
+    ballots = (
+        await session.exec(  # type: ignore[call-overload]
+            update(Poll)
+            .where(col(Poll.id) == poll_id)
+            .values(
+                ballot_count=Poll.ballot_count + len(new),
+                blank_count=Poll.blank_count + blank_delta,
+            )
+            .returning(col(Poll.ballot_count))
         )
-    )
+    ).scalar_one()
     keys = [f"account:{a}" for a in sorted(accepted)]
     after: dict[str, object] = {"voters": keys}
     before: dict[str, object] | None = None
@@ -488,7 +521,9 @@ async def _cast_on_poll(
         before=before,
         after=after,
     )
-    return await poll_counts(session, poll_id)
+    # A secret poll's per-option counts stay inside until it closes.
+    options = None if poll.secret else [(o, votes[o]) for o in poll.option_ids]
+    return PollCounts(poll.meeting_id, poll_id, ballots, poll.present_count, options)
 
 
 async def poll_counts(session: AsyncSession, poll_id: int) -> PollCounts:

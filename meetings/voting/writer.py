@@ -10,6 +10,10 @@ Each caller is answered only after the transaction holding its ballot has commit
 acknowledged is lost"); if the transaction fails, every caller in it gets the exception and
 nothing was stored. A voter's second ballot in the same batch is held back for the next one,
 where the database's unique receipt refuses it (or applies it as a change, if the poll allows).
+
+The writer keeps the process's memory of open polls (``OpenPolls``): a ballot that memory can
+already refuse (a voter outside the poll's snapshot, a bad choice, a receipt this process saw
+committed) is answered at once, without joining a transaction.
 """
 
 import asyncio
@@ -19,6 +23,8 @@ from contextlib import AbstractAsyncContextManager
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from meetings.voting.errors import AlreadyVoted
+from meetings.voting.open_polls import OpenPolls
 from meetings.voting.service import BallotRequest, CastResult, PollCounts, cast_ballots
 
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -40,11 +46,23 @@ class BallotWriter:
         self._max_batch = max_batch
         self._queue: list[tuple[BallotRequest, asyncio.Future[CastResult]]] = []
         self._task: asyncio.Task[None] | None = None
+        self.polls = OpenPolls()
         self.transactions = 0  # committed batches, for metrics and tests
         self.largest_batch = 0
+        self.refused_early = 0  # refused from memory, without a transaction
 
     async def cast(self, request: BallotRequest) -> CastResult:
         """Queue one ballot and wait until its transaction has committed."""
+        refusal = self.polls.refusal(
+            request.poll_id,
+            request.meeting_id,
+            request.actor.kind,
+            request.actor.id,
+            request.choices,
+        )
+        if refusal is not None:
+            self.refused_early += 1
+            return CastResult(error=refusal)
         future: asyncio.Future[CastResult] = asyncio.get_running_loop().create_future()
         self._queue.append((request, future))
         if self._task is None or self._task.done():
@@ -70,7 +88,9 @@ class BallotWriter:
             batch = self._take()
             try:
                 async with self._transaction() as session:
-                    outcome = await cast_ballots(session, [request for request, _ in batch])
+                    outcome = await cast_ballots(
+                        session, [request for request, _ in batch], self.polls
+                    )
             except BaseException as exc:
                 for _, future in batch:
                     if not future.done():
@@ -80,7 +100,9 @@ class BallotWriter:
                 continue
             self.transactions += 1
             self.largest_batch = max(self.largest_batch, len(batch))
-            for (_, future), result in zip(batch, outcome.results, strict=True):
+            for (request, future), result in zip(batch, outcome.results, strict=True):
+                if result.error is None or isinstance(result.error, AlreadyVoted):
+                    self.polls.committed(request.poll_id, (request.actor.id,))
                 if not future.done():
                     future.set_result(result)
             if self._on_committed is not None and outcome.counts:

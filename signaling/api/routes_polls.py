@@ -196,6 +196,9 @@ async def open_poll(ctx: RequestContext) -> dict:
 async def close_poll(ctx: RequestContext) -> dict:
     """The room gets ``poll.closed`` with the result and the rule that decided it."""
     poll = await service.close_poll(ctx.session, ctx.actor, _meeting(ctx), await _poll(ctx))
+    # This process's ballot writer stops answering from memory (a later ballot is told
+    # "poll_not_open"); other processes find out at their next ballot's lock.
+    feature_of(ctx.state.signaling).writer.polls.forget(poll.id or 0)
     body = await _one(ctx, poll)
     body["has_voted"] = None
     _announce(ctx, poll.meeting_id, "poll.closed", body)
