@@ -137,6 +137,7 @@ async def voters_main(
     gate = asyncio.Semaphore(options["concurrency"])
     clients: list[Any] = []
     ack_ms: list[float] = []
+    ack_sent: list[float] = []  # wall time each acknowledged first ballot was sent
     accepted: dict[int, int] = {}  # option id → ballots acknowledged
     duplicates = refused_duplicates = 0
     errors: list[str] = []
@@ -153,10 +154,12 @@ async def voters_main(
             await asyncio.sleep(rng.uniform(0.5, options["spread"]))
         body = {"meeting_id": meeting_id, "poll_id": poll["id"], "choices": [choice]}
         try:
-            first_sent.append(time.time())
+            sent = time.time()
+            first_sent.append(sent)
             t0 = time.monotonic()
             ack = await client.call("vote.cast", body, timeout=options["timeout"])
             ack_ms.append((time.monotonic() - t0) * 1000)
+            ack_sent.append(sent)
             last_ack[0] = max(last_ack[0], time.time())
             if ack.get("ok"):
                 accepted[choice] = accepted.get(choice, 0) + 1
@@ -214,6 +217,7 @@ async def voters_main(
             index,
             {
                 "ack_ms": ack_ms,
+                "ack_sent": ack_sent,
                 "accepted": accepted,
                 "duplicates": duplicates,
                 "refused_duplicates": refused_duplicates,
@@ -274,6 +278,38 @@ async def conduct(url: str, seeded: dict[str, Any], secret: bool) -> tuple[Rest,
     return chair, poll["id"], opened_at
 
 
+METRIC = "phonghop_socket_event_duration_seconds_bucket"
+
+
+async def vote_cast_buckets(url: str) -> dict[float, int]:
+    """Cumulative counts of the server's ``vote.cast`` handling-time histogram, by bound."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
+        text = await response.text()
+    found: dict[float, int] = {}
+    for line in text.splitlines():
+        if line.startswith(METRIC + "{") and 'event="vote.cast"' in line:
+            labels, value = line.rsplit(" ", 1)
+            bound = labels.split('le="')[1].split('"')[0]
+            found[float(bound)] = int(float(value))
+    return found
+
+
+def bucket_percentile(buckets: dict[float, int], q: float) -> float | None:
+    """The upper bound (ms) of the bucket holding the q-th percentile (None if no events)."""
+    total = buckets.get(float("inf"), 0)
+    if not total:
+        return None
+    for bound in sorted(buckets):
+        if buckets[bound] >= total * q / 100:
+            return bound * 1000
+    return None
+
+
+def server_over(buckets: dict[float, int], seconds: float) -> int:
+    """How many events the server took longer than ``seconds`` (a bucket bound) to answer."""
+    return buckets.get(float("inf"), 0) - buckets.get(seconds, 0)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Everything, start to end; returns the JSON report."""
     workdir = Path(tempfile.mkdtemp(prefix="phonghop-votes-"))
@@ -323,12 +359,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         async def vote_and_close() -> dict[str, Any]:
             cpu0 = cpu_seconds(server.pid)
+            buckets0 = await vote_cast_buckets(server.url)
             chair, poll_id, opened_at = await conduct(server.url, seeded, args.secret)
             try:
                 voted = await asyncio.to_thread(
                     collect, results, "voted", procs, args.spread + args.timeout + 120
                 )
                 cpu = cpu_seconds(server.pid) - cpu0
+                buckets = await vote_cast_buckets(server.url)
                 m = seeded["meeting_id"]
                 closed = await chair.call("POST", f"/meetings/{m}/polls/{poll_id}/close")
                 voters = await chair.call("GET", f"/meetings/{m}/polls/{poll_id}/voters")
@@ -340,11 +378,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "voters": voters,
                 "opened_at": opened_at,
                 "cpu": cpu,
+                "server_buckets": {le: n - buckets0.get(le, 0) for le, n in buckets.items()},
             }
 
         outcome = asyncio.run(vote_and_close())
         voted = outcome["voted"].values()
         acks = [ms for v in voted for ms in v["ack_ms"]]
+        timed = sorted(
+            (
+                (ms, sent)
+                for v in voted
+                for ms, sent in zip(v["ack_ms"], v["ack_sent"], strict=True)
+            ),
+            reverse=True,
+        )
         told: dict[int, int] = {}
         for v in voted:
             for option, n in v["accepted"].items():
@@ -359,6 +406,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "p50_ack_ms": round(percentile(acks, 50), 1),
             "p99_ack_ms": round(percentile(acks, 99), 1),
             "max_ack_ms": round(max(acks, default=0.0), 1),
+            # When the slowest 1 % were sent (s after the open request): a cluster points at
+            # one stall, a spread at steady queueing.
+            "slowest_sent_at_s": [
+                round(sent - outcome["opened_at"], 2)
+                for _, sent in timed[: max(1, len(timed) // 100)]
+            ],
             "arrival": (
                 "burst: every voter at once on poll.opened"
                 if args.arrival == "burst"
@@ -372,6 +425,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "errors": len(errors),
             "error_samples": errors[:3],
             "server_cpu_seconds": round(outcome["cpu"], 2),
+            # The server's own view (prometheus histogram of vote.cast handling, first ballots
+            # and duplicates): tells server-side waiting apart from client-side scheduling.
+            "server_p99_ack_ms_at_most": bucket_percentile(outcome["server_buckets"], 99),
+            "server_acks_over_100ms": server_over(outcome["server_buckets"], 0.1),
             "client_procs": args.procs,
             "database": "postgresql" if args.database_url else "sqlite",
         }

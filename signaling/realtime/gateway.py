@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -137,7 +138,15 @@ class SignalingGateway:
         if len(args) > 1:
             args = ({"__arguments__": len(args)},)
         data = args[0] if args else None
-        return await self.events.dispatch(event, self.connections.get(sid), data, self._count_error)
+        started = time.monotonic()
+        try:
+            return await self.events.dispatch(
+                event, self.connections.get(sid), data, self._count_error
+            )
+        finally:
+            # Labelled by registered names only: a client must not create label values.
+            label = event if event in self.events.specs else "unknown"
+            self.metrics.event_latency.labels(label).observe(time.monotonic() - started)
 
     def _count_error(self, code: str) -> None:
         self.metrics.errors.labels(code=code, channel="socket").inc()

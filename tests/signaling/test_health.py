@@ -1,6 +1,7 @@
 """Health and metrics endpoints."""
 
-from tests.harness import Api
+from tests.harness import Api, sio_client
+from tests.signaling.helpers_authz import call
 
 
 async def test_healthz_reports_database_and_disabled_redis(server, http):
@@ -31,3 +32,24 @@ async def test_metrics_expose_the_instruments(server, http, world):
         "phonghop_http_request_duration_seconds_bucket",
     ):
         assert name in text
+
+
+async def test_metrics_time_socket_events_by_registered_name(server, http, world):
+    client = await sio_client(server, world.tokens["delegate"])
+    try:
+        ack = await call(client, "join", {"meeting_id": world.meeting_id})
+        assert ack["ok"], ack
+        ack = await call(client, "no.such.event", {})
+        assert not ack["ok"], ack
+    finally:
+        await client.disconnect()
+    status, text = await Api(server.url, http).get("/metrics")
+    assert status == 200
+    counts = {
+        line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("phonghop_socket_event_duration_seconds_count{")
+    }
+    assert counts.get('event="join"') == 1, counts
+    assert counts.get('event="unknown"') == 1, counts
+    assert not any("no.such.event" in label for label in counts)
