@@ -17,6 +17,7 @@ from meetings import accounts, audit, db, endpoints, units
 from meetings.credentials import generate_password
 from meetings.errors import DomainError, InvalidInput
 from meetings.models import Role, UnitKind
+from signaling import collector
 from signaling.api.convert import device_login_path
 from signaling.api.schemas import AccountIn, EndpointIn, PasswordResetIn, UnitIn
 from signaling.app import create_app
@@ -45,8 +46,10 @@ def _add_storage_options(parser: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     configure_logging(settings.log_level, settings.log_json)
+    app = create_app(settings)
+    collector.install(app)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=None,

@@ -380,6 +380,9 @@ async def test_serve_demo(tmp_path):
         devices = re.findall(rf"^ {{4}}(.+): {re.escape(url)}/device#token=(phd_\S+)$", text, re.M)
         assert len(devices) == 3
 
+        # Startup objects are frozen out of the collector's full passes (signaling/collector.py).
+        frozen = [e for e in srv.json_logs() if e["event"] == "collector.frozen"]
+        assert len(frozen) == 1 and frozen[0]["objects"] > 10_000, frozen
         async with aiohttp.ClientSession() as http:
             assert (await Api(url, http).get("/healthz"))[0] == 200
             for username in ("chutri", "daibieu"):
