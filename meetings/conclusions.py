@@ -1,7 +1,8 @@
 """Conclusions (kết luận) per agenda item: recorded and edited by the secretary or the chair.
 
 A conclusion may be assigned to an account or to a unit (not both), with a deadline
-(hạn xử lý). Every change is appended to the meeting's audit chain.
+(hạn xử lý). Every change is appended to the meeting's audit chain. Once the meeting's minutes
+are approved they are a record that contains the conclusions: no conclusion changes after that.
 """
 
 from datetime import date
@@ -15,6 +16,7 @@ from meetings.actor import Actor
 from meetings.agenda import UNSET, Unset, get_item, lock_meeting
 from meetings.clock import utcnow
 from meetings.errors import Conflict, InvalidInput, NotFound
+from meetings.minutes.models import Minutes, MinutesLocked, MinutesState
 from meetings.models import Account, Meeting, MeetingState, Unit
 from meetings.proceedings_models import Conclusion
 
@@ -30,6 +32,20 @@ def ensure_writable(meeting: Meeting) -> None:
     """Refuse conclusions on a meeting that never took place."""
     if meeting.state not in _WRITABLE:
         raise Conflict(f"a {meeting.state} meeting takes no conclusions", state=meeting.state)
+
+
+async def ensure_minutes_open(session: AsyncSession, meeting_id: int) -> None:
+    """Refuse once the meeting's minutes are approved (``MinutesLocked``, as the minutes do).
+
+    Reads the minutes' row ``FOR UPDATE`` (PostgreSQL): an approval committing meanwhile is
+    waited for and then seen, and one not yet begun waits for this transaction. Only the
+    table is imported, not the minutes service, which pre-fills from the conclusions.
+    """
+    query = select(Minutes.state).where(Minutes.meeting_id == meeting_id).with_for_update()
+    if (await session.exec(query)).first() == MinutesState.APPROVED.value:
+        raise MinutesLocked(
+            "the minutes are approved: their conclusions cannot be changed", meeting_id=meeting_id
+        )
 
 
 def snapshot(conclusion: Conclusion) -> dict[str, Any]:
@@ -107,6 +123,7 @@ async def record(
     ensure_writable(meeting)
     meeting_id = meeting.id or 0
     await lock_meeting(session, meeting_id)
+    await ensure_minutes_open(session, meeting_id)
     await _item_of(session, meeting_id, agenda_item_id)
     await _check_assignee(session, assignee_account_id, assignee_unit_id)
     conclusion = Conclusion(
@@ -149,6 +166,7 @@ async def update(
     ensure_writable(meeting)
     meeting_id = meeting.id or 0
     await lock_meeting(session, meeting_id)
+    await ensure_minutes_open(session, meeting_id)
     conclusion = await get_conclusion(session, meeting_id, conclusion_id)
     before = snapshot(conclusion)
     if not isinstance(agenda_item_id, Unset):
@@ -192,6 +210,7 @@ async def delete(session: AsyncSession, actor: Actor, meeting: Meeting, conclusi
     ensure_writable(meeting)
     meeting_id = meeting.id or 0
     await lock_meeting(session, meeting_id)
+    await ensure_minutes_open(session, meeting_id)
     conclusion = await get_conclusion(session, meeting_id, conclusion_id)
     before = snapshot(conclusion)
     await session.delete(conclusion)

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from meetings import audit
 from meetings.actor import Actor
+from meetings.agenda import lock_meeting
 from meetings.clock import utcnow
 from meetings.errors import Conflict
 from meetings.minutes import render, signing
@@ -279,6 +280,9 @@ async def approve(
     approval = render.Approval(at=now, chair=actor.name, secretary=content.meeting.secretary)
     # fpdf2, pyHanko and the disk write are CPU/IO-bound: keep them off the event loop.
     pdf, digest = await asyncio.to_thread(_make_pdf, config, content, minutes.free_text, approval)
+    # Serialised with conclusion changes (meetings.conclusions locks the meeting too): none
+    # can commit between this approval and its commit. Taken after rendering, which is slow.
+    await lock_meeting(session, meeting.id or 0)
     before = snapshot(minutes)
     minutes.state = MinutesState.APPROVED.value
     minutes.approved_at = now

@@ -1,15 +1,22 @@
-"""Conclusions on SQLite and PostgreSQL: record, edit, assign, delete, refusals, audit."""
+"""Conclusions on SQLite and PostgreSQL: record, edit, assign, delete, refusals, audit, and the
+lock that approved minutes put on them."""
 
+import asyncio
 import json
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from meetings import agenda, conclusions, db
 from meetings.audit import AuditEntry
 from meetings.errors import Conflict, InvalidInput, NotFound
+from meetings.minutes import service as minutes
+from meetings.minutes.models import MinutesLocked
+from meetings.minutes.store import MinutesStore
 from meetings.models import MeetingState
+from tests.meetings.minutes_support import FONTS
 from tests.meetings.proceedings_support import add_meeting, audit_actions, snapshot
 
 TEXT = "Giao Sở Tài chính chủ trì, phối hợp với UBND huyện Ba Chẽ rà soát nguồn vốn."
@@ -144,3 +151,100 @@ async def test_bad_conclusions_are_refused_and_nothing_changes(sessions, org):
         async with db.transaction(sessions) as s:
             await record(s, secretary, meeting, agenda_item_id=item.id, content=TEXT)
     assert await snapshot(sessions) == before
+
+
+async def _approve_minutes(sessions, org, meeting, tmp_path, *, commit: bool = True):
+    """The secretary saves and submits the pre-filled minutes; the chair approves them.
+
+    With ``commit=False`` the approval is flushed but left open: the session is returned.
+    """
+    secretary = org.actor("secretary")
+    async with db.transaction(sessions) as s:
+        sections = (await minutes.current(s, meeting)).sections
+        await minutes.save_draft(s, secretary, meeting, version=0, sections=sections, free_text="")
+        await minutes.submit(s, secretary, meeting, version=1)
+    config = minutes.MinutesConfig(MinutesStore(tmp_path / "minutes"), FONTS)
+    if commit:
+        async with db.transaction(sessions) as s:
+            await minutes.approve(s, org.actor("chair"), meeting, version=2, config=config)
+        return None
+    s = sessions()
+    await minutes.approve(s, org.actor("chair"), meeting, version=2, config=config)
+    return s
+
+
+async def test_approved_minutes_lock_the_conclusions(sessions, org, tmp_path):
+    meeting, item = await _setup(sessions, org)
+    secretary = org.actor("secretary")
+    async with db.transaction(sessions) as s:
+        made = await conclusions.record(s, secretary, meeting, agenda_item_id=item.id, content=TEXT)
+    await _approve_minutes(sessions, org, meeting, tmp_path)
+    before = await snapshot(sessions)
+    for who in ("secretary", "chair"):
+        actor = org.actor(who)
+        for attempt in (
+            lambda s, a=actor: conclusions.record(
+                s, a, meeting, agenda_item_id=item.id, content="Kết luận bổ sung"
+            ),
+            lambda s, a=actor: conclusions.update(s, a, meeting, made.id, content="Sửa lại"),
+            lambda s, a=actor: conclusions.delete(s, a, meeting, made.id),
+        ):
+            with pytest.raises(MinutesLocked) as refused:
+                async with db.transaction(sessions) as s:
+                    await attempt(s)
+            assert refused.value.code == "minutes_locked"
+    assert await snapshot(sessions) == before
+
+
+async def test_submitted_minutes_still_take_conclusions(sessions, org, tmp_path):
+    meeting, item = await _setup(sessions, org)
+    secretary = org.actor("secretary")
+    async with db.transaction(sessions) as s:
+        sections = (await minutes.current(s, meeting)).sections
+        await minutes.save_draft(s, secretary, meeting, version=0, sections=sections, free_text="")
+        await minutes.submit(s, secretary, meeting, version=1)
+    async with db.transaction(sessions) as s:
+        made = await conclusions.record(s, secretary, meeting, agenda_item_id=item.id, content=TEXT)
+    async with db.transaction(sessions) as s:
+        await conclusions.update(s, secretary, meeting, made.id, content="Sửa lại")
+    async with db.transaction(sessions) as s:
+        await conclusions.delete(s, secretary, meeting, made.id)
+
+
+async def _waiting_on_a_lock(engine) -> None:
+    """Until a session of this PostgreSQL database waits for a row lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with engine.connect() as conn:
+            if (await conn.execute(query)).scalar_one() > 0:
+                return
+        assert asyncio.get_running_loop().time() < deadline, "nobody waits for the lock"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_conclusion_racing_the_approval_is_refused(sessions, org, engine, tmp_path):
+    meeting, item = await _setup(sessions, org)
+    approving = await _approve_minutes(sessions, org, meeting, tmp_path, commit=False)
+    try:
+
+        async def record() -> None:
+            async with db.transaction(sessions) as s:
+                await conclusions.record(
+                    s, org.actor("secretary"), meeting, agenda_item_id=item.id, content=TEXT
+                )
+
+        racer = asyncio.create_task(record())
+        if engine.dialect.name == "postgresql":
+            # The conclusion waits for the approval's lock (SQLite: for its write lock).
+            await _waiting_on_a_lock(engine)
+        await approving.commit()
+    finally:
+        await approving.close()
+    with pytest.raises(MinutesLocked):
+        await racer
+    async with sessions() as s:
+        assert await conclusions.list_conclusions(s, meeting.id) == []

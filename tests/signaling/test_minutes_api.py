@@ -201,6 +201,32 @@ async def test_minutes_from_draft_to_archive(server, http, world):
     ]
 
 
+async def test_approved_minutes_lock_the_conclusions(server, http, world):
+    w, api = world, clients(server, http, world)
+    m = f"/meetings/{w.meeting_id}"
+    status, item = await api["chair"].post(f"{m}/agenda", {"title": "Phòng chống thiên tai"})
+    assert status == 201, item
+    body = {"agenda_item_id": item["id"], "content": "Giao UBND huyện Ba Chẽ lập phương án."}
+    status, made = await api["secretary"].post(f"{m}/conclusions", body)
+    assert status == 201, made
+    sub = await submitted(api, w.meeting_id)
+    status, done = await api["chair"].post(f"{m}/minutes/approve", {"version": sub["version"]})
+    assert status == 200 and done["state"] == "approved", done
+
+    before = await db_snapshot(server)
+    for who in ("secretary", "chair"):
+        for method, path, payload in (
+            ("POST", f"{m}/conclusions", {**body, "content": "Kết luận bổ sung"}),
+            ("PATCH", f"{m}/conclusions/{made['id']}", {"content": "Sửa lại"}),
+            ("DELETE", f"{m}/conclusions/{made['id']}", None),
+        ):
+            status, error = await api[who].request(method, path, json=payload)
+            assert_error(status, error, 409, "minutes_locked")
+    assert_same_db(before, await db_snapshot(server), "conclusions of approved minutes")
+    status, listed = await api["delegate"].get(f"{m}/conclusions")
+    assert status == 200 and [c["id"] for c in listed] == [made["id"]], listed
+
+
 @pytest.fixture
 async def signed_server(tmp_path, database_url) -> AsyncIterator[Server]:
     """A server that signs approved minutes with a test certificate (made for this test)."""
