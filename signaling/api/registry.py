@@ -8,7 +8,8 @@ the checks and the code from drifting apart.
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +21,14 @@ from meetings import access
 from meetings.errors import DomainError, Unauthenticated
 from meetings.models import Meeting
 from meetings.permissions import PERMISSIONS, Action
+from signaling.api.content import Form, Produces
 from signaling.auth.principal import Principal
 from signaling.errors import ApiError, validation_details
 from signaling.state import APP_STATE
 
 Handler = Callable[["RequestContext"], Awaitable[Any]]
+# Who is asking and whether they may, checked inside the given session's transaction.
+Authorize = Callable[[Any], Awaitable[tuple[Principal | None, Meeting | None]]]
 _PARAM = re.compile(r"{(\w+)}")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_ID = 2**31 - 1  # ids are INTEGER columns on every backend
@@ -32,7 +36,11 @@ MAX_ID = 2**31 - 1  # ids are INTEGER columns on every backend
 
 @dataclass
 class RequestContext:
-    """What a handler gets: the request, who is asking, validated input, a DB session."""
+    """What a handler gets: the request, who is asking, validated input, a DB session.
+
+    For ``streams_body`` routes the handler runs outside any transaction (``session`` is None)
+    and opens one with ``transaction()`` once the body is in.
+    """
 
     request: web.Request
     state: Any  # signaling.app.AppState (typed loosely to avoid an import cycle)
@@ -44,6 +52,7 @@ class RequestContext:
     meeting: Meeting | None = None
     after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     cookies: list[tuple[str, str | None, dict[str, Any]]] = field(default_factory=list)
+    reauthorize: Authorize | None = None  # set for ``streams_body`` routes only
 
     @property
     def actor(self):  # -> meetings.actor.Actor
@@ -51,6 +60,24 @@ class RequestContext:
         if self.principal is None:
             raise Unauthenticated("login required")
         return self.principal.actor
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        """A transaction of a ``streams_body`` route (commit on success, rollback on error).
+
+        Authentication, CSRF and the access check run again inside it: while the body streamed
+        in, the session may have ended, the meeting gone or the actor lost the right to act.
+        ``principal``, ``meeting`` and ``session`` are the fresh ones until it closes.
+        """
+        if self.reauthorize is None or self.session is not None:
+            raise RuntimeError("transaction() is for streams_body routes, one at a time")
+        async with self.state.transaction() as session:
+            self.principal, self.meeting = await self.reauthorize(session)
+            self.session = session
+            try:
+                yield session
+            finally:
+                self.session = None
 
 
 @dataclass
@@ -67,6 +94,18 @@ class RouteSpec:
     response: Any = None
     status: int = 200
     tags: tuple[str, ...] = ()
+    # The handler receives the request body itself, outside any transaction (large uploads
+    # from slow links must not hold a pooled connection); it writes in ``ctx.transaction()``.
+    streams_body: bool = False
+    form: Form | None = None  # a multipart body the handler reads itself, instead of ``body``
+    produces: Produces | None = None  # a non-JSON success (a file), instead of ``response``
+
+    def __post_init__(self) -> None:
+        # One request body and one success body: the document could only show one of each.
+        if self.form is not None and self.body is not None:
+            raise ValueError(f"{self.method} {self.path}: declare either body or form")
+        if self.produces is not None and self.response is not None:
+            raise ValueError(f"{self.method} {self.path}: declare either response or produces")
 
     @property
     def path_params(self) -> list[str]:
@@ -93,13 +132,35 @@ class Api:
         response: Any = None,
         status: int = 200,
         tags: tuple[str, ...] = (),
+        streams_body: bool = False,
+        form: Form | None = None,
+        produces: Produces | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Declare a route; ``action=None`` marks a public route."""
+        """Declare a route; ``action=None`` marks a public route.
+
+        ``streams_body=True``: the caller is authenticated and authorized in a first short
+        transaction, closed before the handler runs; the handler reads the body with no
+        transaction open and does its writes in ``ctx.transaction()`` (which checks again).
+        """
+        if streams_body and body is not None:
+            raise ValueError("a streams_body route reads its body itself: no body model")
 
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 RouteSpec(
-                    method, path, handler, action, summary, body, query, response, status, tags
+                    method,
+                    path,
+                    handler,
+                    action,
+                    summary,
+                    body,
+                    query,
+                    response,
+                    status,
+                    tags,
+                    streams_body,
+                    form=form,
+                    produces=produces,
                 )
             )
             return handler
@@ -139,8 +200,9 @@ def _make_handler(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.Stre
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[APP_STATE]
         params = {name: int(request.match_info[name]) for name in spec.path_params}
-        async with state.transaction() as session:
-            # Who is asking and may they, before looking at what they sent.
+
+        async def authorize(session: Any) -> tuple[Principal | None, Meeting | None]:
+            """Who is asking and may they, before looking at what they sent."""
             principal = await state.authenticator.from_request(session, request)
             # Unbound by the error middleware at the start of the next request.
             bind_contextvars(
@@ -159,13 +221,23 @@ def _make_handler(spec: RouteSpec) -> Callable[[web.Request], Awaitable[web.Stre
                 meeting = await access.check(
                     session, principal.actor, spec.action, params.get("meeting_id")
                 )
+            return principal, meeting if meeting_scoped else None
+
+        async with state.transaction() as session:
+            principal, meeting = await authorize(session)
             if any(value > MAX_ID for value in params.values()):
                 # Ids are 32-bit in the schema: a larger one names nothing and must not reach SQL.
                 raise ApiError(404, "not_found", "not found")
             query = _validate(spec.query, dict(request.query), "query") if spec.query else None
-            body = _validate(spec.body, await _read_json(request), "body") if spec.body else None
-            ctx = RequestContext(request, state, principal, session, body, query, params)
-            ctx.meeting = meeting if meeting_scoped else None
+            ctx = RequestContext(request, state, principal, session, None, query, params, meeting)
+            if spec.streams_body:
+                ctx.session, ctx.reauthorize = None, authorize
+            else:
+                if spec.body:
+                    ctx.body = _validate(spec.body, await _read_json(request), "body")
+                result = await spec.handler(ctx)
+        if spec.streams_body:
+            # The first transaction is closed: the body streams in with no connection held.
             result = await spec.handler(ctx)
         # Committed: now it is safe to tell the world.
         for hook in ctx.after_commit:

@@ -8,6 +8,7 @@ from meetings.clock import utcnow
 from meetings.models import Account, MeetingState
 from meetings.permissions import Action
 from signaling import mail
+from signaling.api.content import Produces
 from signaling.api.registry import RequestContext
 from signaling.api.table import API
 
@@ -17,6 +18,11 @@ from signaling.api.table import API
     "/meetings/{meeting_id}/calendar.ics",
     action=Action.MEETING_VIEW,
     summary="The meeting as an iCalendar (.ics) file",
+    produces=Produces(
+        "text/calendar",
+        "One VEVENT (METHOD:REQUEST, or METHOD:CANCEL once the meeting is cancelled), UTF-8",
+        {"Content-Disposition": '`attachment; filename="meeting-{meeting_id}.ics"`'},
+    ),
     tags=("meetings",),
 )
 async def meeting_calendar(ctx: RequestContext) -> web.Response:

@@ -20,6 +20,7 @@ from meetings.documents.validation import check_filename, inspect_pdf
 from meetings.errors import InvalidInput
 from meetings.models import Meeting
 from meetings.permissions import Action, is_allowed
+from signaling.api.content import Form, file_response
 from signaling.api.registry import RequestContext
 from signaling.api.schemas_documents import (
     CommentIn,
@@ -171,25 +172,29 @@ def _form(values: dict[str, str]) -> DocumentForm:
     status=201,
     summary="Upload a PDF as a new draft document (multipart: file, title, confidential,"
     " agenda_item_id)",
+    form=Form({"file": "application/pdf"}, DocumentForm),
     tags=TAGS,
+    streams_body=True,
 )
 async def upload_document(ctx: RequestContext) -> DocumentOut:
     """Streamed to disk and hashed; refused (nothing kept) unless it is a sound, open PDF."""
     store = _store(ctx)
     with store.temp_file() as tmp:
+        # No transaction is open while the body arrives: a commune link may take minutes.
         values, upload = await _receive(ctx, tmp, {"title", "confidential", "agenda_item_id"})
         form = _form(values)
         title = form.title or upload.filename[: -len(".pdf")] or upload.filename
-        document, version = await service.create_document(
-            ctx.session,
-            ctx.actor,
-            _meeting(ctx),
-            title=title,
-            confidential=form.confidential,
-            agenda_item_id=form.agenda_item_id,
-            upload=upload,
-            store=store,
-        )
+        async with ctx.transaction():  # the meeting and the actor's right checked again
+            document, version = await service.create_document(
+                ctx.session,
+                ctx.actor,
+                _meeting(ctx),
+                title=title,
+                confidential=form.confidential,
+                agenda_item_id=form.agenda_item_id,
+                upload=upload,
+                store=store,
+            )
     log.info(
         "document.created",
         document_id=document.id,
@@ -207,16 +212,21 @@ async def upload_document(ctx: RequestContext) -> DocumentOut:
     response=DocumentOut,
     status=201,
     summary="Replace a document's file (multipart: file); earlier versions are kept",
+    form=Form({"file": "application/pdf"}),
     tags=TAGS,
+    streams_body=True,
 )
 async def upload_document_version(ctx: RequestContext) -> DocumentOut:
     """Published documents announce ``document.updated`` to the meeting's room."""
-    document = await _document(ctx, privileged=True)
+    async with ctx.transaction():  # an unknown document is refused before its body is read
+        await _document(ctx, privileged=True)
     store = _store(ctx)
     with store.temp_file() as tmp:
-        _, upload = await _receive(ctx, tmp, set())
-        version = await service.add_version(ctx.session, ctx.actor, document, upload, store)
-    document = await _document(ctx, privileged=True)
+        _, upload = await _receive(ctx, tmp, set())  # outside any transaction
+        async with ctx.transaction():  # the meeting, the right and the document checked again
+            document = await _document(ctx, privileged=True)
+            version = await service.add_version(ctx.session, ctx.actor, document, upload, store)
+            document = await _document(ctx, privileged=True)
     out = document_out(document, version)
     _announce(ctx, document, "document.updated", out.model_dump(mode="json"))
     log.info("document.version_added", document_id=document.id, version=version.number)
@@ -380,6 +390,15 @@ async def _serve(ctx: RequestContext, number: int | None) -> web.FileResponse:
     "/meetings/{meeting_id}/documents/{document_id}/file",
     action=Action.DOCUMENT_VIEW,
     summary="Download the current version (Range and ETag supported)",
+    produces=file_response(
+        "application/pdf",
+        "The current version's PDF; a confidential one stamped with the caller's name"
+        " unless the caller manages the documents",
+        {
+            "Content-Disposition": "`inline` with the uploaded file name",
+            "X-Document-Version": "The version number served",
+        },
+    ),
     tags=TAGS,
 )
 async def download_document(ctx: RequestContext) -> web.FileResponse:
@@ -392,6 +411,15 @@ async def download_document(ctx: RequestContext) -> web.FileResponse:
     "/meetings/{meeting_id}/documents/{document_id}/versions/{version}/file",
     action=Action.DOCUMENT_VIEW,
     summary="Download one version (Range and ETag supported)",
+    produces=file_response(
+        "application/pdf",
+        "That version's PDF; a confidential one stamped with the caller's name"
+        " unless the caller manages the documents",
+        {
+            "Content-Disposition": "`inline` with the uploaded file name",
+            "X-Document-Version": "The version number served",
+        },
+    ),
     tags=TAGS,
 )
 async def download_document_version(ctx: RequestContext) -> web.FileResponse:

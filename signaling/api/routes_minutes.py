@@ -17,6 +17,7 @@ from meetings.minutes.signing import SigningUnavailable, load_signer
 from meetings.minutes.store import MinutesStore
 from meetings.models import Meeting
 from meetings.permissions import Action
+from signaling.api.content import Produces, file_response
 from signaling.api.registry import RequestContext
 from signaling.api.schemas_minutes import (
     MinutesDraftIn,
@@ -192,6 +193,14 @@ async def approve_minutes(ctx: RequestContext) -> object:
     "/meetings/{meeting_id}/minutes/pdf",
     action=Action.MINUTES_READ,
     summary="The approved minutes PDF (Range and ETag supported)",
+    produces=file_response(
+        "application/pdf",
+        "The approved minutes, as rendered (and signed) at approval",
+        {
+            "Content-Disposition": '`inline; filename="bien-ban-hop-{meeting_id}.pdf"`',
+            "Repr-Digest": "SHA-256 of the whole file (RFC 9530), as recorded at approval",
+        },
+    ),
     tags=TAGS,
 )
 async def minutes_pdf(ctx: RequestContext) -> web.FileResponse:
@@ -249,6 +258,11 @@ async def verify_minutes(ctx: RequestContext) -> dict[str, Any]:
     "/meetings/{meeting_id}/archive.zip",
     action=Action.MINUTES_ARCHIVE,
     summary="The meeting's archive (ZIP, streamed): minutes, documents, poll results, manifest",
+    produces=Produces(
+        "application/zip",
+        "The archive, streamed as it is built (no Content-Length)",
+        {"Content-Disposition": '`attachment; filename="luu-tru-hop-{meeting_id}.zip"`'},
+    ),
     tags=TAGS,
 )
 async def archive_zip(ctx: RequestContext) -> web.StreamResponse:
