@@ -39,11 +39,18 @@ async def db_snapshot(server: Server) -> dict[str, list[tuple[Any, ...]]]:
     return snapshot
 
 
-def assert_same_db(before: dict[str, list[tuple[Any, ...]]], after: dict[str, Any], what: str):
-    """Fail naming the tables that changed."""
-    changed = {
+def changed_tables(
+    before: dict[str, list[tuple[Any, ...]]], after: dict[str, Any]
+) -> dict[str, tuple[Any, Any]]:
+    """The tables whose rows differ between two snapshots (name → (before, after))."""
+    return {
         name: (before[name], after.get(name)) for name in before if before[name] != after.get(name)
     }
+
+
+def assert_same_db(before: dict[str, list[tuple[Any, ...]]], after: dict[str, Any], what: str):
+    """Fail naming the tables that changed."""
+    changed = changed_tables(before, after)
     assert not changed, f"{what} changed the database: {changed}"
 
 

@@ -5,6 +5,10 @@ What each cell expects is computed, never written by hand: from ``meetings.permi
 world that ``build_world`` seeds (chair and secretary host it; delegate and observer are invited
 by account; the communes' endpoints through their district). A second meeting nobody is related
 to shows that meeting-scoped permissions stop at the meeting.
+
+The socket.io matrix acts on live meetings with an open poll and a list of speakers
+(``build_stage``), so every event it knows carries a real payload; what an allowed caller gets
+follows from a ledger of what the matrix did there, whatever order the principals come in.
 """
 
 import itertools
@@ -21,6 +25,7 @@ import signaling.app  # noqa: F401 (registers every route module on the table)
 from meetings.permissions import PERMISSIONS, Action, Relation, is_allowed
 from signaling.api.registry import RouteSpec
 from signaling.api.table import API
+from signaling.realtime.events import EventSpec
 from tests.harness import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
@@ -40,6 +45,8 @@ from tests.signaling.helpers_authz import (
     Who,
     account_who,
     call,
+    changed_tables,
+    db_snapshot,
     endpoint_who,
 )
 
@@ -887,8 +894,79 @@ def test_every_route_names_an_action_of_the_table():
 # ---- socket.io ----------------------------------------------------------------------------
 
 
-def _payload(event: str, meeting_id: int, peer: str) -> Any:
-    """A valid payload for the known events; a minimal guess for others."""
+@dataclass
+class Stage:
+    """A live meeting of the socket matrix with real things to act on: an open poll, a speech
+    on the floor and a queue; and the ledger of what the matrix has done to them so far.
+
+    An allowed caller's answer is computed from the ledger (``_answer``), never from the order
+    in which principals go through the matrix: a second ballot of the same account answers
+    ``already_voted`` wherever it comes, a grant of a request already granted ``conflict``.
+    """
+
+    meeting_id: int
+    poll_id: int
+    option_ids: list[int]
+    voters: frozenset[str]  # principals on the poll's voter list (present when it opened)
+    speaking: int | None  # the request that has the floor
+    grantable: int  # a waiting request the chair gives the floor to
+    waiting: list[int]  # the queue, in order
+    asked: dict[str, int] = field(default_factory=dict)  # principal key → its open request
+    voted: set[str] = field(default_factory=set)  # principals whose ballot was accepted
+
+
+async def _asker(m: Matrix, target: str, name: str) -> Who:
+    """Someone who may ask to speak in the target meeting and is no principal of the matrix:
+    a new device in an invited commune (related), the chair of the unrelated meeting."""
+    if target != RELATED:
+        return m.chair2
+    status, made = await m.admin.post(
+        "/api/v1/endpoints", {"name": name, "unit_id": m.world.communes[1]}
+    )
+    assert status == 201, made
+    return endpoint_who(name, made["endpoint"]["id"], m.world.communes[1], made["token"])
+
+
+async def build_stage(m: Matrix, target: str) -> Stage:
+    """A fresh live meeting (related or not) with an open poll and a list of speakers.
+
+    Related: the chair and the delegate check in before the poll opens, so they are its voters
+    (the observer is no voting member, an endpoint never votes). One device has the floor,
+    three more wait; the chair's ``speaker.grant`` goes to the first of them.
+    """
+    meeting_id = await m.new_meeting(target, live=True)
+    voters = ("chair", "delegate") if target == RELATED else ()
+    for name in voters or ("chair2",):
+        who = m.who[name] if name in m.who else m.chair2
+        await _prepared(m, who, f"/meetings/{meeting_id}/attendance/check-in", {})
+    chair = _proceedings_role(m, target, "chair")
+    poll = await _prepared(m, chair, f"/meetings/{meeting_id}/polls", _POLL)
+    await _prepared(m, chair, f"/meetings/{meeting_id}/polls/{poll['id']}/open")
+    options = (await _prepared_get(m, f"/meetings/{meeting_id}/polls/{poll['id']}"))["options"]
+    requests = []
+    for n in range(4 if target == RELATED else 1):
+        asker = await _asker(m, target, f"Điểm cầu phụ {next(m.counter)}")
+        body = {"topic": f"Ý kiến {n}"}
+        requests.append((await _prepared(m, asker, f"/meetings/{meeting_id}/speakers", body))["id"])
+    speaking = None
+    if target == RELATED:
+        speaking = requests.pop(0)
+        await _prepared(m, chair, f"/meetings/{meeting_id}/speakers/{speaking}/grant")
+    return Stage(
+        meeting_id=meeting_id,
+        poll_id=poll["id"],
+        option_ids=[o["id"] for o in options],
+        voters=frozenset(voters),
+        speaking=speaking,
+        grantable=requests[0],
+        waiting=requests,
+    )
+
+
+def _payload(event: str, stage: Stage, peer: str) -> Any:
+    """A valid payload for the known events, on the stage's real poll and requests; a minimal
+    guess for others."""
+    meeting_id = stage.meeting_id
     if event in ("join", "leave"):
         return {"meeting_id": meeting_id}
     if event in ("rtc.offer", "rtc.answer"):
@@ -907,17 +985,234 @@ def _payload(event: str, meeting_id: int, peer: str) -> Any:
         return {"meeting_id": meeting_id, "participant": peer}
     if event == "media.page":
         return {"meeting_id": meeting_id, "page": 0}
+    if event == "attendance.check_in":
+        return {"meeting_id": meeting_id, "mode": "online"}
+    if event == "vote.cast":
+        return {"meeting_id": meeting_id, "poll_id": stage.poll_id, "choices": stage.option_ids[:1]}
+    if event == "speaker.request":
+        return {"meeting_id": meeting_id, "topic": "Xin phát biểu"}
     if event == "speaker.grant":
-        return {"meeting_id": meeting_id, "request_id": 1}
+        return {"meeting_id": meeting_id, "request_id": stage.grantable}
     if event == "speaker.reorder":
-        return {"meeting_id": meeting_id, "request_ids": []}
-    return {"meeting_id": meeting_id}
+        return {"meeting_id": meeting_id, "request_ids": stage.waiting[::-1]}
+    return {"meeting_id": meeting_id}  # speaker.list, speaker.end, speaker.withdraw, unknown
 
 
 # Media events act on the caller's SFU transport, which a matrix client never opens: once
 # authorised they answer not_found ("no media yet"), which tells them apart from forbidden.
 MEDIA_EVENTS = {"media.view", "media.spotlight", "media.page"}
-KNOWN_EVENTS = {"join", "leave", "rtc.offer", "rtc.answer", "rtc.candidate"} | MEDIA_EVENTS
+# Events on the stage's poll, speakers and attendance: an allowed caller gets ok or the one
+# domain answer the stage's ledger calls for (see ``_answer``).
+STAGED_EVENTS = {
+    "attendance.check_in",
+    "speaker.end",
+    "speaker.grant",
+    "speaker.list",
+    "speaker.reorder",
+    "speaker.request",
+    "speaker.withdraw",
+    "vote.cast",
+}
+# Those that write: a refused attempt must leave the database as it was.
+WRITING_EVENTS = STAGED_EVENTS - {"speaker.list"}
+# The action each known event is documented to need (gateway.py, proceedings_events.py,
+# voting_events.py). The cells take their expectations from here, not from the registry, so
+# an event registered under the wrong action fails the matrix instead of redefining it.
+EVENT_ACTIONS: dict[str, Action] = {
+    "join": Action.MEETING_JOIN,
+    "leave": Action.MEETING_VIEW,
+    "rtc.offer": Action.MEETING_MEDIA,
+    "rtc.answer": Action.MEETING_MEDIA,
+    "rtc.candidate": Action.MEETING_MEDIA,
+    "media.view": Action.MEETING_MEDIA,
+    "media.spotlight": Action.MEDIA_DIRECT,
+    "media.page": Action.MEDIA_DIRECT,
+    "attendance.check_in": Action.ATTENDANCE_CHECK_IN,
+    "vote.cast": Action.VOTE_CAST,
+    "speaker.list": Action.SPEAKER_VIEW,
+    "speaker.request": Action.SPEAKER_REQUEST,
+    "speaker.withdraw": Action.SPEAKER_REQUEST,  # one's own request
+    "speaker.grant": Action.SPEAKER_MANAGE,
+    "speaker.end": Action.SPEAKER_MANAGE,
+    "speaker.reorder": Action.SPEAKER_MANAGE,
+}
+KNOWN_EVENTS = set(EVENT_ACTIONS)
+assert MEDIA_EVENTS | STAGED_EVENTS <= KNOWN_EVENTS
+
+
+def _answer(event: str, stage: Stage, who: Who) -> str | None:
+    """The error code an allowed caller gets from the stage as it stands (None: ok)."""
+    if event == "speaker.request":  # one open request per person and meeting
+        return "conflict" if who.key in stage.asked else None
+    if event == "speaker.withdraw":
+        return None if who.key in stage.asked else "not_found"
+    if event == "speaker.grant":  # only a waiting request can be granted
+        return None if stage.grantable in stage.waiting else "conflict"
+    if event == "speaker.end":
+        return None if stage.speaking is not None else "conflict"
+    if event == "vote.cast":
+        if who.name not in stage.voters:
+            return "not_eligible"
+        return "already_voted" if who.name in stage.voted else None
+    return None  # attendance.check_in is idempotent; speaker.list and .reorder are always ok
+
+
+def _ids(speakers: list[dict[str, Any]]) -> list[int]:
+    return [r["id"] for r in speakers]
+
+
+def _accepted(event: str, stage: Stage, who: Who, payload: Any, ack: Any) -> str | None:
+    """Check an ok ack against the stage and bring the ledger up to date; a problem or None."""
+    if event == "attendance.check_in":
+        if who.key not in {r["attendee_key"] for r in ack["records"]}:
+            return f"{who.key} not among the records checked in"
+    elif event == "vote.cast":
+        if ack != {"ok": True, "poll_id": stage.poll_id, "changed": False}:
+            return "not the poll's acknowledgement"
+        stage.voted.add(who.name)
+    elif event == "speaker.request":
+        request = ack["request"]
+        if request["speaker_key"] != who.key or request["state"] != "waiting":
+            return "not the caller's waiting request"
+        stage.asked[who.key] = request["id"]
+        stage.waiting.append(request["id"])
+    elif event == "speaker.withdraw":
+        request_id = stage.asked.pop(who.key)
+        stage.waiting.remove(request_id)
+        if ack["request"]["id"] != request_id or ack["request"]["state"] != "withdrawn":
+            return f"request {request_id} was not the one withdrawn"
+    elif event == "speaker.grant":
+        stage.waiting.remove(stage.grantable)
+        stage.speaking = stage.grantable
+    elif event == "speaker.end":
+        ended, stage.speaking = stage.speaking, None
+        if ack["ended"]["id"] != ended or ack["ended"]["state"] != "done":
+            return f"request {ended} was not the speech ended"
+    elif event == "speaker.reorder":
+        stage.waiting = list(payload["request_ids"])
+    if "speakers" in ack:  # list, grant, end, reorder: the whole list, as the ledger has it
+        listing = ack["speakers"]
+        speaking = listing["speaking"]["id"] if listing["speaking"] else None
+        if _ids(listing["waiting"]) != stage.waiting or speaking != stage.speaking:
+            return f"list {listing} differs from waiting {stage.waiting}, on {stage.speaking}"
+    return None
+
+
+async def _stage_stored(m: Matrix, stage: Stage) -> list[str]:
+    """Where the database disagrees with the ledger (ballots, list of speakers); [] if nowhere."""
+    problems = []
+    poll_path = f"/meetings/{stage.meeting_id}/polls/{stage.poll_id}"
+    voted = {
+        v["account_id"] for v in await _prepared_get(m, poll_path + "/voters") if v["has_voted"]
+    }
+    if voted != {m.world.accounts[name] for name in stage.voted}:
+        problems.append(f"ballots of {voted}, ledger {stage.voted}")
+    listing = await _prepared_get(m, f"/meetings/{stage.meeting_id}/speakers")
+    speaking = listing["speaking"]["id"] if listing["speaking"] else None
+    if _ids(listing["waiting"]) != stage.waiting or speaking != stage.speaking:
+        problems.append(f"speakers {listing}, ledger {stage}")
+    return problems
+
+
+@dataclass
+class SocketRun:
+    """What the socket cells share: the matrix, the events, the stages and peers, the results."""
+
+    m: Matrix
+    specs: dict[str, EventSpec]
+    stages: dict[str, Stage]
+    peers: dict[str, tuple[Who, socketio.AsyncClient, Recorder]]
+    failures: list[str] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)  # staged events answered ok at least once
+
+
+def _order(specs: dict[str, EventSpec], reverse: bool = False) -> list[str]:
+    """Events usable without joining first, then those needing a join (alphabetical, or the
+    reverse), ``leave`` last."""
+    head = sorted(n for n in specs if not specs[n].needs_join)
+    middle = sorted((n for n in specs if specs[n].needs_join and n != "leave"), reverse=reverse)
+    return head + middle + ["leave"]
+
+
+async def _socket_session(
+    run: SocketRun, who: Who, target: str, order: list[str], label: str
+) -> None:
+    """One connection of ``who`` to the target meeting: every event before joining (refused,
+    writing nothing), then each event of ``order`` once, then ``rtc.offer`` after leaving."""
+    server, specs, failures = run.m.server, run.specs, run.failures
+    assert who.actor is not None
+    stage = run.stages[target]
+    peer, _, peer_rec = run.peers[target]
+    relations = run.m.relations(who, target)
+    where = f"[{target}{label}] as {who.name}"
+    client = await sio_client(server, who.token)
+    try:
+        before = await db_snapshot(server)
+        for name in order:
+            if specs[name].needs_join:
+                ack = await call(client, name, _payload(name, stage, peer.key))
+                if ack.get("ok") or (name in KNOWN_EVENTS and ack["error"]["code"] != "forbidden"):
+                    failures.append(f"{name} before join {where}: {ack}")
+        if changed := changed_tables(before, await db_snapshot(server)):
+            failures.append(f"before join {where}: wrote to {sorted(changed)}")
+        joined = False
+        for name in order:
+            spec = specs[name]
+            cell = f"{name} {where}"
+            action = EVENT_ACTIONS.get(name, spec.action)
+            allowed = action is None or is_allowed(who.actor, action, relations)
+            if spec.needs_join and action is not None:
+                allowed = joined and allowed
+            seen = len(peer_rec.named(name))
+            payload = _payload(name, stage, peer.key)
+            guard = not allowed and name in WRITING_EVENTS
+            before = await db_snapshot(server) if guard else {}
+            ack = await call(client, name, payload)
+            if name not in KNOWN_EVENTS:
+                if allowed and not ack.get("ok") and ack["error"]["code"] == "forbidden":
+                    failures.append(f"{cell}: expected to pass authorization, got {ack}")
+                continue
+            if not allowed:
+                if ack.get("ok") or ack["error"]["code"] != "forbidden":
+                    failures.append(f"{cell}: expected forbidden, got {ack}")
+                elif guard and (changed := changed_tables(before, await db_snapshot(server))):
+                    failures.append(f"{cell}: refused, yet wrote to {sorted(changed)}")
+                continue
+            if name in MEDIA_EVENTS:
+                if not ack.get("ok") and ack["error"]["code"] != "not_found":
+                    failures.append(f"{cell}: expected ok or not_found, got {ack}")
+                continue
+            if name in STAGED_EVENTS:
+                want = _answer(name, stage, who)
+                got = None if ack.get("ok") else ack["error"]["code"]
+                if got != want:
+                    failures.append(f"{cell}: expected {want or 'ok'}, got {ack}")
+                elif want is None:
+                    run.accepted.add(name)
+                    if problem := _accepted(name, stage, who, payload, ack):
+                        failures.append(f"{cell}: {problem}: {ack}")
+                continue
+            if not ack.get("ok"):
+                failures.append(f"{cell}: expected ok, got {ack}")
+                continue
+            if name == "join":
+                joined = True
+                keys = {p["key"] for p in ack["participants"]}
+                if ack["self"]["key"] != who.key or peer.key not in keys:
+                    failures.append(f"{cell}: wrong presence in ack {ack}")
+            elif name.startswith("rtc."):
+                await wait_for(lambda n=name, s=seen, r=peer_rec: len(r.named(n)) > s)
+                relayed = peer_rec.named(name)[-1]
+                if relayed.get("from") != who.key or relayed.get("meeting_id") != stage.meeting_id:
+                    failures.append(f"{cell}: wrong relay {relayed}")
+            elif name == "leave":
+                joined = False
+        # Having left, the meeting's events are refused again.
+        ack = await call(client, "rtc.offer", _payload("rtc.offer", stage, peer.key))
+        if ack.get("ok") or ack["error"]["code"] != "forbidden":
+            failures.append(f"rtc.offer after leave {where}: {ack}")
+    finally:
+        await client.disconnect()
 
 
 async def test_socket_authorization_matrix(server, http):
@@ -927,9 +1222,10 @@ async def test_socket_authorization_matrix(server, http):
     unknown = sorted(set(specs) - KNOWN_EVENTS)
     if unknown:
         warnings.warn(f"events checked with dummy payloads only: {unknown}", stacklevel=1)
-    # Order: events usable without joining first, then those needing a join, `leave` last.
-    order = sorted(specs, key=lambda n: (specs[n].needs_join, n == "leave", n))
-    join_action = specs["join"].action
+    assert not specs["join"].needs_join and specs["leave"].needs_join
+    declared = {name: specs[name].action for name in EVENT_ACTIONS}
+    assert declared == EVENT_ACTIONS, {n: a for n, a in declared.items() if a != EVENT_ACTIONS[n]}
+    stages = {target: await build_stage(m, target) for target in (RELATED, UNRELATED)}
 
     # A peer already in each meeting, to receive relayed negotiation messages.
     peers: dict[str, tuple[Who, socketio.AsyncClient, Recorder]] = {}
@@ -942,11 +1238,11 @@ async def test_socket_authorization_matrix(server, http):
     for target, pw in peer_who.items():
         client, rec = await sio_client(server, pw.token), Recorder()
         rec.attach(client)
-        ack = await call(client, "join", {"meeting_id": m.meeting_of(target)})
+        ack = await call(client, "join", {"meeting_id": stages[target].meeting_id})
         assert ack["ok"], ack
         peers[target] = (pw, client, rec)
 
-    failures: list[str] = []
+    run = SocketRun(m, specs, stages, peers)
     try:
         for who_name in PRINCIPALS:
             who = m.who[who_name]
@@ -955,79 +1251,62 @@ async def test_socket_authorization_matrix(server, http):
                     await sio_client(server, who.token)
                 continue
             for target in (RELATED, UNRELATED):
-                meeting_id = m.meeting_of(target)
-                peer, _, peer_rec = peers[target]
-                relations = m.relations(who, target)
-                client = await sio_client(server, who.token)
-                try:
-                    # Nothing that needs a joined meeting works before joining.
-                    for name in order:
-                        if specs[name].needs_join:
-                            ack = await call(client, name, _payload(name, meeting_id, peer.key))
-                            if ack.get("ok") or (
-                                name in KNOWN_EVENTS and ack["error"]["code"] != "forbidden"
-                            ):
-                                failures.append(
-                                    f"{name} before join [{target}] as {who_name}: {ack}"
-                                )
-                    joined = False
-                    for name in order:
-                        spec = specs[name]
-                        cell = f"{name} [{target}] as {who_name}"
-                        allowed = spec.action is None or is_allowed(
-                            who.actor, spec.action, relations
-                        )
-                        if spec.needs_join and spec.action is not None:
-                            allowed = joined and is_allowed(who.actor, spec.action, relations)
-                        if name == "join":
-                            allowed = is_allowed(who.actor, join_action, relations)
-                        seen = len(peer_rec.named(name))
-                        ack = await call(client, name, _payload(name, meeting_id, peer.key))
-                        if name not in KNOWN_EVENTS:
-                            if (
-                                allowed
-                                and not ack.get("ok")
-                                and ack["error"]["code"] == "forbidden"
-                            ):
-                                failures.append(
-                                    f"{cell}: expected to pass authorization, got {ack}"
-                                )
-                            continue
-                        if not allowed:
-                            if ack.get("ok") or ack["error"]["code"] != "forbidden":
-                                failures.append(f"{cell}: expected forbidden, got {ack}")
-                            continue
-                        if name in MEDIA_EVENTS:
-                            if not ack.get("ok") and ack["error"]["code"] != "not_found":
-                                failures.append(f"{cell}: expected ok or not_found, got {ack}")
-                            continue
-                        if not ack.get("ok"):
-                            failures.append(f"{cell}: expected ok, got {ack}")
-                            continue
-                        if name == "join":
-                            joined = True
-                            keys = {p["key"] for p in ack["participants"]}
-                            if ack["self"]["key"] != who.key or peer.key not in keys:
-                                failures.append(f"{cell}: wrong presence in ack {ack}")
-                        elif name.startswith("rtc."):
-                            await wait_for(lambda n=name, s=seen, r=peer_rec: len(r.named(n)) > s)
-                            relayed = peer_rec.named(name)[-1]
-                            if (
-                                relayed.get("from") != who.key
-                                or relayed.get("meeting_id") != meeting_id
-                            ):
-                                failures.append(f"{cell}: wrong relay {relayed}")
-                        elif name == "leave":
-                            joined = False
-                    # Having left, the meeting's events are refused again.
-                    ack = await call(
-                        client, "rtc.offer", _payload("rtc.offer", meeting_id, peer.key)
-                    )
-                    if ack.get("ok") or ack["error"]["code"] != "forbidden":
-                        failures.append(f"rtc.offer after leave [{target}] as {who_name}: {ack}")
-                finally:
-                    await client.disconnect()
+                await _socket_session(run, who, target, _order(specs), "")
+        # Again in the related meeting, principals and events in reverse order, on the state
+        # the first round left: the same ledger computes what each cell answers (ballots
+        # already counted, the grant's request no longer waiting, withdrawing before asking).
+        for who_name in reversed(PRINCIPALS):
+            if m.who[who_name].actor is not None:
+                await _socket_session(run, m.who[who_name], RELATED, _order(specs, True), " again")
     finally:
         for _, client, _ in peers.values():
             await client.disconnect()
+    for stage in stages.values():
+        run.failures += await _stage_stored(m, stage)
+    # Each staged event was accepted somewhere: its payload is real, not refused by its content.
+    if missing := sorted(STAGED_EVENTS - run.accepted):
+        run.failures.append(f"never accepted: {missing}")
+    assert not run.failures, "\n".join(run.failures)
+
+
+# What an allowed caller of the related meeting gets for the unrelated meeting's poll and
+# speaker requests: they are not found there (a reorder must name this meeting's queue).
+FOREIGN_ANSWERS = {
+    "vote.cast": "not_found",
+    "speaker.grant": "not_found",
+    "speaker.reorder": "invalid_input",
+}
+
+
+async def test_socket_ids_of_another_meeting(server, http):
+    """Ids are looked up within the joined meeting: another meeting's poll or request,
+    sent with the joined meeting's id, is refused and nothing is written."""
+    m = await build_matrix(server, http)
+    here, there = await build_stage(m, RELATED), await build_stage(m, UNRELATED)
+    failures: list[str] = []
+    reached: set[str] = set()  # events some principal was allowed to send
+    before = await db_snapshot(server)
+    for who_name in PRINCIPALS:
+        who = m.who[who_name]
+        if who.actor is None:
+            continue
+        relations = m.relations(who, RELATED)
+        client = await sio_client(server, who.token)
+        try:
+            ack = await call(client, "join", {"meeting_id": here.meeting_id})
+            assert ack["ok"] == is_allowed(who.actor, EVENT_ACTIONS["join"], relations), ack
+            for name, want in FOREIGN_ANSWERS.items():
+                payload = {**_payload(name, there, ""), "meeting_id": here.meeting_id}
+                if not (ack["ok"] and is_allowed(who.actor, EVENT_ACTIONS[name], relations)):
+                    want = "forbidden"
+                else:
+                    reached.add(name)
+                got = await call(client, name, payload)
+                if got.get("ok") or got["error"]["code"] != want:
+                    failures.append(f"{name} {payload} as {who_name}: expected {want}, got {got}")
+        finally:
+            await client.disconnect()
+    if changed := changed_tables(before, await db_snapshot(server)):
+        failures.append(f"refused calls wrote to {sorted(changed)}")
+    assert reached == set(FOREIGN_ANSWERS), reached
     assert not failures, "\n".join(failures)
