@@ -22,7 +22,10 @@ Progress goes to stderr; the last line on stdout is one JSON object::
     {"voters", "counted", "duplicates", "seconds", "p50_ack_ms", "p99_ack_ms", "arrival", ...}
 
 ``duplicates`` is the number of second ballots the server accepted (must be 0); ``seconds``
-runs from the chair's open request to the last acknowledgement.
+runs from the chair's open request to the last acknowledgement. ``server_p99_ack_ms_at_most``
+and ``server_acks_over_100ms`` come from the server's own ``vote.cast`` latency histogram
+(``/metrics``), so a slow acknowledgement can be told apart from a busy client process; each
+client process stands in for many browsers and pauses its garbage collector while voting.
 
 Usage::
 
