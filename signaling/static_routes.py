@@ -1,4 +1,5 @@
-"""The browser client's files: ``web/static/`` at ``/static/``, npm vendor files beside it.
+"""The browser client's files: ``web/static/`` at ``/static/``, npm vendor files beside it,
+and the client's pages at their own URLs (``/``, ``/device``).
 
 Closed networks have no CDN, so the few npm packages the client needs are installed into
 ``web/node_modules`` (``npm ci --prefix web``) and served from here under
@@ -6,9 +7,11 @@ Closed networks have no CDN, so the few npm packages the client needs are instal
 an ES module served as anything but JavaScript, and ``X-Content-Type-Options: nosniff`` is
 set on every answer) and an ETag; the client's own files are revalidated on every load
 (``no-cache``: a deploy shows at once), vendor files, which change only with an upgrade, are
-cached for a day.
+cached for a day. Every HTML answer also carries the Content-Security-Policy
+(``signaling.app.security_headers`` adds it to any ``text/html`` response).
 """
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -23,6 +26,15 @@ NODE_MODULES = WEB_DIR / "node_modules"
 VENDOR_FILES: dict[str, str] = {
     "socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js",
     "socket.io.esm.min.js.map": "socket.io-client/dist/socket.io.esm.min.js.map",
+    # PDF.js for the documents viewer; the worker is loaded by URL (same origin, CSP 'self').
+    "pdf.min.mjs": "pdfjs-dist/build/pdf.min.mjs",
+    "pdf.worker.min.mjs": "pdfjs-dist/build/pdf.worker.min.mjs",
+}
+
+# Page URL → HTML file in web/static/ (the app's entry points; their scripts are modules).
+PAGES: dict[str, str] = {
+    "/": "index.html",
+    "/device": "device.html",
 }
 
 CONTENT_TYPES: dict[str, str] = {
@@ -66,6 +78,16 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     return _file_response(_resolve(STATIC_DIR, request.match_info["path"]), APP_CACHE)
 
 
+def _page_handler(filename: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler serving ``web/static/<filename>`` revalidated on every load."""
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        return _file_response(_resolve(STATIC_DIR, filename), APP_CACHE)
+
+    page.__doc__ = f"The page ``{filename}``."
+    return page
+
+
 async def vendor_file(request: web.Request) -> web.StreamResponse:
     """A file from an npm package, by the name the client imports it as."""
     relative = VENDOR_FILES.get(request.match_info["name"])
@@ -79,6 +101,9 @@ async def vendor_file(request: web.Request) -> web.StreamResponse:
 
 
 def install(app: web.Application) -> None:
-    """Add the static routes to ``app`` (vendor first: it shadows ``/static/vendor/``)."""
+    """Add the pages and the static routes to ``app`` (vendor first: it shadows
+    ``/static/vendor/``)."""
+    for url, filename in PAGES.items():
+        app.router.add_get(url, _page_handler(filename))
     app.router.add_get("/static/vendor/{name}", vendor_file)
     app.router.add_get("/static/{path:.+}", static_file)

@@ -8,18 +8,17 @@ receivers' own ``getStats()`` (frames decoded, frame size, codec) and the SFU's 
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
+from tests.chromium import launched, needs_chromium
 from tests.harness import Server, World, wait_for
 from tests.media.peers import Endpoint, frames
 from tests.signaling.test_media_signaling import SfuClient
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--use-fake-ui-for-media-stream",
@@ -40,22 +39,12 @@ CAMERA_720P = {"width": 1280, "height": 720, "frameRate": {"max": 15}}
 H264_BASELINE = {"profile-level-id": "42e01f", "packetization-mode": "1"}
 WITHIN = 40.0  # seconds for a condition on a 2-core machine running three encoders
 
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
-)
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    """A headless Chromium for one test."""
+    async with launched(CHROMIUM_ARGS) as chromium:
+        yield chromium
 
 
 class BrowserClient:
