@@ -52,7 +52,8 @@ class BallotWriter:
         self.refused_early = 0  # refused from memory, without a transaction
 
     async def cast(self, request: BallotRequest) -> CastResult:
-        """Queue one ballot and wait until its transaction has committed."""
+        """Queue one ballot and wait until its transaction has committed (or refuse it at once
+        when the memory of open polls already can)."""
         refusal = self.polls.refusal(
             request.poll_id,
             request.meeting_id,
