@@ -59,6 +59,7 @@ from benchutil import (
     percentile,
     stamped_log,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 log = stamped_log("votes")
 
@@ -289,20 +290,17 @@ async def conduct(url: str, seeded: dict[str, Any], secret: bool) -> tuple[Rest,
     return chair, poll["id"], opened_at
 
 
-METRIC = "phonghop_socket_event_duration_seconds_bucket"
-
-
 async def vote_cast_buckets(url: str) -> dict[float, int]:
     """Cumulative counts of the server's ``vote.cast`` handling-time histogram, by bound."""
     async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
         text = await response.text()
-    found: dict[float, int] = {}
-    for line in text.splitlines():
-        if line.startswith(METRIC + "{") and 'event="vote.cast"' in line:
-            labels, value = line.rsplit(" ", 1)
-            bound = labels.split('le="')[1].split('"')[0]
-            found[float(bound)] = int(float(value))
-    return found
+    return {
+        float(sample.labels["le"]): int(sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "phonghop_socket_event_duration_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_bucket") and sample.labels.get("event") == "vote.cast"
+    }
 
 
 def bucket_percentile(buckets: dict[float, int], q: float) -> float | None:
