@@ -34,10 +34,17 @@ Progress goes to stderr; the last line on stdout is one JSON object::
 
 A ratio is null unless both its runs were asked for.
 
+``--record`` runs phonghop a second time in the same invocation with the meeting recorded
+(the chair starts the recorder before the window and stops it after; the run is
+``"phonghop_recording"`` with the file's ``recording`` row) and adds
+``"recording_cpu_overhead_pct"``: server CPU per forwarded packet with the recorder, over
+without, minus one, in per cent.
+
 Usage::
 
     python bench/fanout.py --sfu phonghop --subscribers 100 --seconds 30
     python bench/fanout.py --compare phonghop,relay,janus --subscribers 50 --seconds 20
+    python bench/fanout.py --record --subscribers 100 --seconds 15
 """
 
 import argparse
@@ -134,8 +141,19 @@ def added_latencies(
     return values
 
 
-def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: SourceParams) -> dict:
-    """One SFU: start it, publish, subscribe, measure, stop; return its result object."""
+def run_sfu(
+    mode: str,
+    subscribers: int,
+    args: argparse.Namespace,
+    params: SourceParams,
+    record: bool = False,
+) -> dict:
+    """One SFU: start it, publish, subscribe, measure, stop; return its result object.
+
+    ``record`` (phonghop only): the chair starts recording the meeting before the window and
+    stops it after, so the server's CPU in the window includes the recorder's.
+    """
+    recording: dict[str, Any] | None = None
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
     start_at, stop_at = ctx.Value("d", 0.0), ctx.Value("d", 0.0)
@@ -201,6 +219,9 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         who = list(range(len(shares)))
         collect(results, inbox, "ready", who, 60 + subscribers, procs)
         log(f"{mode}: {subscribers} subscribers connected in {len(shares)} processes")
+        if record:
+            started = server.start_recording()  # type: ignore[attr-defined]
+            log(f"{mode}: recording {started['id']} started")
         if args.server_nice:
             threads = common.prioritise(server.pid, args.server_nice)
             log(f"{mode}: {threads} server thread(s) at nice {args.server_nice}")
@@ -215,6 +236,12 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         time.sleep(max(0.0, t_stop - time.monotonic()))
         server_cpu = server.cpu_seconds() - cpu0
         busy = benchutil.machine_busy_seconds() - busy0
+        if record:
+            stopped = server.stop_recording()  # type: ignore[attr-defined]
+            recording = {
+                key: stopped[key] for key in ("id", "state", "size", "duration_s", "sha256")
+            }
+            log(f"{mode}: recording stopped: {recording}")
         reports = collect(results, inbox, "result", who, 30, procs)
         origins = server.timestamp_origins()
         stop.set()
@@ -258,6 +285,7 @@ def run_sfu(mode: str, subscribers: int, args: argparse.Namespace, params: Sourc
         "p50_added_latency_ms": latency_percentile(latencies, 50),
         "p99_added_latency_ms": latency_percentile(latencies, 99),
         "decoded_frames_ok": sum(c.decoded for c in counts),
+        **({"recording": recording} if record else {}),
     }
 
 
@@ -281,6 +309,15 @@ def ratios(runs: dict[str, dict]) -> dict[str, float | None]:
         if a and b:
             out["relay_vs_phonghop_cpu_per_frame"] = round(a / b, 3)
     return out
+
+
+def recording_overhead(runs: dict[str, dict]) -> float | None:
+    """How much more server CPU each forwarded packet costs while the meeting is recorded (%)."""
+    plain, recorded = runs.get("phonghop"), runs.get("phonghop_recording")
+    if not plain or not recorded:
+        return None
+    a, b = plain["cpu_us_per_packet_out"], recorded["cpu_us_per_packet_out"]
+    return round(100 * (b / a - 1), 2) if a and b else None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -335,6 +372,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="nice value for every thread of the measured server (needs root), so that the "
         "publisher and subscribers sharing its cores do not preempt it; 0 leaves it alone",
     )
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="run phonghop twice, without and with the meeting recorded, and report "
+        "recording_cpu_overhead_pct (server CPU per forwarded packet, with vs without)",
+    )
     p.add_argument("--cache-dir", help="where the encoded source is kept")
     p.add_argument("--keep", action="store_true", help="keep the server's temp dir and logs")
     p.add_argument("--server-log-level", default="WARNING", help="phonghop server log level")
@@ -344,6 +387,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown SFU(s) {unknown}; choose from {', '.join(SFUS)}")
     args.modes = list(dict.fromkeys(modes))
+    if args.record and "phonghop" not in args.modes:
+        args.modes.insert(0, "phonghop")
     if args.subscribers < 2:
         p.error("--subscribers must be at least 2 (one of them decodes)")
     return args
@@ -365,7 +410,12 @@ def main() -> int:
         if n < args.subscribers:
             log(f"relay: {n} subscribers instead of {args.subscribers} (--relay-subscribers)")
         runs[mode] = run_sfu(mode, max(2, n), args, params)
-    print(json.dumps({"runs": runs, "ratios": ratios(runs)}), flush=True)
+        if mode == "phonghop" and args.record:
+            runs["phonghop_recording"] = run_sfu(mode, max(2, n), args, params, record=True)
+    out: dict[str, Any] = {"runs": runs, "ratios": ratios(runs)}
+    if args.record:
+        out["recording_cpu_overhead_pct"] = recording_overhead(runs)
+    print(json.dumps(out), flush=True)
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from media.forwarding import Producer
 from media.speaker import SpeakerDetector
+from media.tap import Tap
 from media.transport import Transport
 
 Notify = Callable[[str, dict[str, Any]], None]
@@ -25,6 +26,7 @@ class Router:
         self.notify = notify
         self.transports: dict[str, Transport] = {}
         self.producers: dict[str, Producer] = {}
+        self.taps: dict[str, Tap] = {}  # local subscribers (recorders)
         self.speaker = SpeakerDetector()
         self._speaker_interval = speaker_interval
         self._ticker: asyncio.Task[None] | None = None
@@ -36,7 +38,10 @@ class Router:
             self._ticker = asyncio.create_task(self._tick(), name=f"speaker:{self.id}")
 
     async def close(self) -> None:
-        """Close every transport of the meeting."""
+        """Close every transport and tap of the meeting (a tap still open finishes its file)."""
+        for tap in list(self.taps.values()):
+            await tap.close()
+        self.taps.clear()
         for transport in list(self.transports.values()):
             await transport.close()
         if self._ticker is not None:

@@ -143,6 +143,7 @@ class Transport:
                     elif extension.uri == URI_REPAIRED_RID:
                         self._repaired_rid_ids.add(extension.id)
             new_producers: list[Producer] = []
+            ended: list[Producer] = []
             for transceiver in self.pc.getTransceivers():
                 aiortc_hooks.detach_media(transceiver)
                 mid = transceiver.mid
@@ -162,15 +163,31 @@ class Transport:
                             self._rtx_routes[rtx_ssrc] = (producer, 0)
                 elif wanted == "sendonly":
                     transceiver.direction = "sendonly"
+                if wanted not in ("recvonly", "sendrecv") and mid in self.producers:
+                    # The endpoint stopped sending on this m-section (a screen share ended:
+                    # the browser sets it inactive and keeps it for the next share).
+                    ended.append(self._end_producer(mid))
             try:
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
             except Exception as exc:
                 raise NegotiationError(f"cannot answer this offer: {exc}") from exc
             answer = sdp.merge_simulcast(self.pc.localDescription.sdp, simulcast)
             self._update_slots(SessionDescription.parse(self.pc.localDescription.sdp))
+        for producer in ended:
+            self._on_producer_closed(self, producer)
         for producer in new_producers:
             self._on_producer(self, producer)
         return answer
+
+    def _end_producer(self, mid: str) -> Producer:
+        """Forget the producer of ``mid`` and its SSRC routes; the caller announces it."""
+        producer = self.producers.pop(mid)
+        for routes in (self._routes, self._rtx_routes):
+            for ssrc in [s for s, (p, _) in routes.items() if p is producer]:
+                del routes[ssrc]
+        self._rids.pop(mid, None)
+        producer.close()
+        return producer
 
     async def add_candidate(
         self, candidate: str | None, sdp_mid: str | None, index: int | None

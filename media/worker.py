@@ -15,6 +15,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration
 from media.aiortc_hooks import check_aioice, check_aiortc
 from media.ports import MediaNetwork, PortRangeExhausted
 from media.router import Notify, Router
+from media.tap import SinkFactory, Tap
 from media.transport import NegotiationError, Transport
 
 log = logging.getLogger("phonghop.media")
@@ -50,6 +51,7 @@ class Worker:
         notify: Notify,
         configuration: Callable[[], RTCConfiguration] | None = None,
         network: MediaNetwork | None = None,
+        sinks: SinkFactory | None = None,
     ) -> None:
         check_aiortc()
         check_aioice()
@@ -58,6 +60,8 @@ class Worker:
         self.configuration = configuration or default_configuration
         self.routers: dict[str, Router] = {}
         self.transports: dict[str, Transport] = {}
+        self.taps: dict[str, Tap] = {}
+        self.sinks = sinks  # makes what a tap's packets go to (the recorder); None: no taps
         self._handlers: dict[str, Handler] = {
             "router.create": self._router_create,
             "router.close": self._router_close,
@@ -68,6 +72,10 @@ class Worker:
             "transport.stats": self._transport_stats,
             "consumer.assign": self._consumer_assign,
             "consumer.view": self._consumer_view,
+            "tap.create": self._tap_create,
+            "tap.assign": self._tap_assign,
+            "tap.close": self._tap_close,
+            "tap.stats": self._tap_stats,
         }
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +92,8 @@ class Worker:
             raise MediaError("no_media_ports", "the server has no free media port") from exc
         except KeyError as exc:
             raise MediaError("not_found", f"unknown {exc.args[0]}") from exc
+        except ValueError as exc:
+            raise MediaError("bad_request", str(exc)) from exc
 
     async def close(self) -> None:
         """Close every router (and so every peer connection)."""
@@ -91,6 +101,7 @@ class Worker:
             await router.close()
         self.routers.clear()
         self.transports.clear()
+        self.taps.clear()
 
     # ---- handlers -----------------------------------------------------------------------
 
@@ -117,6 +128,8 @@ class Worker:
     async def _router_close(self, params: dict[str, Any]) -> dict[str, Any]:
         router = self.routers.pop(str(params["router_id"]), None)
         if router is not None:
+            for tap in list(router.taps.values()):
+                self.taps.pop(tap.id, None)
             await router.close()
         return {}
 
@@ -195,3 +208,45 @@ class Worker:
             raise KeyError(f"slot {params['mid']}")
         slot.consumer.prefer(max_height=int(params.get("max_height") or 0))
         return {"layer": slot.consumer.target_layer}
+
+    async def _tap_create(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.sinks is None:
+            raise MediaError("unavailable", "this media worker has no recorder")
+        router = self._router(str(params["router_id"]))
+        tap_id = str(params["tap_id"])
+        if tap_id in self.taps:
+            raise ValueError(f"tap {tap_id} exists")
+        slots = {str(mid): str(kind) for mid, kind in dict(params["slots"]).items()}
+        tap = Tap(tap_id, router.id, slots, self.sinks, dict(params.get("sink") or {}))
+        self.taps[tap_id] = tap
+        router.taps[tap_id] = tap
+        return {"tap_id": tap_id}
+
+    async def _tap_assign(self, params: dict[str, Any]) -> dict[str, Any]:
+        tap = self._tap(str(params["tap_id"]))
+        producer_id = params.get("producer_id")
+        producer = None
+        if producer_id is not None:
+            producer = self._router(tap.router_id).producers.get(str(producer_id))
+            if producer is None:
+                raise KeyError(f"producer {producer_id}")
+        tap.assign(str(params["mid"]), producer)
+        return {}
+
+    async def _tap_close(self, params: dict[str, Any]) -> dict[str, Any]:
+        tap = self.taps.pop(str(params["tap_id"]), None)
+        if tap is None:
+            raise KeyError(f"tap {params['tap_id']}")
+        router = self.routers.get(tap.router_id)
+        if router is not None:
+            router.taps.pop(tap.id, None)
+        return await tap.close()
+
+    async def _tap_stats(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._tap(str(params["tap_id"])).stats()
+
+    def _tap(self, tap_id: str) -> Tap:
+        tap = self.taps.get(tap_id)
+        if tap is None:
+            raise KeyError(f"tap {tap_id}")
+        return tap

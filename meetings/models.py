@@ -7,7 +7,7 @@ SQLite and PostgreSQL.
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Column, DateTime, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -131,6 +131,9 @@ class Meeting(SQLModel, table=True):
     calendar_sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     cancelled_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     cancel_reason: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": ""})
+    # The chair closed the room: only those already present, the chair and the secretary
+    # may join (migration 0009).
+    locked: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     @property
     def ends_at(self) -> datetime:

@@ -370,3 +370,25 @@ async def count_live(session: AsyncSession) -> int:
     """Number of meetings now live (for the metrics gauge)."""
     rows = await session.exec(select(Meeting.id).where(Meeting.state == MeetingState.LIVE.value))
     return len(rows.all())
+
+
+async def set_locked(session: AsyncSession, actor: Actor, meeting: Meeting, locked: bool) -> bool:
+    """Lock or unlock the room, audited; False when it already was so (nothing written)."""
+    if meeting.state in _CLOSED:
+        raise Conflict(f"a {meeting.state} meeting cannot be locked", state=meeting.state)
+    if meeting.locked == locked:
+        return False
+    meeting.locked = locked
+    session.add(meeting)
+    await session.flush()
+    await audit.append(
+        session,
+        actor,
+        "meeting.locked" if locked else "meeting.unlocked",
+        "meeting",
+        meeting.id,
+        meeting_id=meeting.id,
+        before={"locked": not locked},
+        after={"locked": locked},
+    )
+    return True

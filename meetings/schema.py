@@ -11,4 +11,5 @@ import meetings.minutes.models
 import meetings.models
 import meetings.notifications
 import meetings.proceedings_models
+import meetings.recording_models
 import meetings.voting.models  # noqa: F401  (the last import carries the noqa)

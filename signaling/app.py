@@ -18,6 +18,7 @@ from media.worker import Worker
 from meetings import db, scheduling
 from meetings.documents.storage import BlobStore
 from meetings.errors import DomainError
+from recordings.recorder import recorder_factory
 from signaling import __version__, housekeeping, mail, static_routes
 from signaling.api import all_routes, routes_minutes  # noqa: F401 (declares every route)
 from signaling.api.openapi import build_openapi
@@ -249,8 +250,13 @@ def _signaling_context(state: AppState):  # -> cleanup context
             flush_seconds=state.settings.presence_flush_ms / 1000,
             redis=state.redis,
             control_channel=f"{state.settings.redis_namespace}:control",
-            media_worker=Worker(lambda event, data: None, network=media_network(state.settings)),
+            media_worker=Worker(
+                lambda event, data: None,
+                network=media_network(state.settings),
+                sinks=recorder_factory,
+            ),
             ice_servers=lambda key: ice_servers_for(state.settings, key),
+            data_dir=state.settings.data_dir,
         )
         await state.signaling.start()
         if "demo" in state.extras:
@@ -260,8 +266,11 @@ def _signaling_context(state: AppState):  # -> cleanup context
             state.signaling.meeting_event,
             state.settings.document_publish_poll_seconds,
         )
+        kept = housekeeping.RecordingUpkeep(
+            state.settings.data_dir, state.settings.recording_retention_days
+        )
         async with (
-            housekeeping.running(state.transaction, documents=documents),
+            housekeeping.running(state.transaction, documents=documents, recordings=kept),
             mail.running(state),
         ):
             yield

@@ -1,17 +1,22 @@
 """Periodic upkeep: delete expired browser sessions; publish scheduled documents when due and
-sweep document files nothing refers to any more."""
+sweep document files nothing refers to any more; delete recordings past their retention."""
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from meetings import recordings as recording_service
+from meetings.clock import utcnow
 from meetings.documents import service as document_service
 from meetings.documents.storage import BlobStore
+from meetings.errors import Conflict, NotFound
 from signaling.api.schemas_documents import document_out
 from signaling.auth.sessions import purge_expired
 from signaling.logs import get_logger
@@ -30,6 +35,46 @@ class DocumentUpkeep:
     store: BlobStore
     announce: Announce  # e.g. SignalingGateway.meeting_event
     poll_seconds: float
+
+
+@dataclass(frozen=True)
+class RecordingUpkeep:
+    """What the recordings' retention needs: where their files are, how long to keep them."""
+
+    data_dir: Path
+    retention_days: int  # 0: keep forever
+
+
+async def purge_recordings(
+    transaction: Transaction, upkeep: RecordingUpkeep, now: datetime | None = None
+) -> list[str]:
+    """Delete the recordings past their retention; returns the names of the files removed.
+
+    Each is marked deleted (audited, by the system, reason "retention") and committed before
+    its file is removed, so a failure never leaves a listed recording without its file.
+    """
+    async with transaction() as session:
+        due = await recording_service.expired(session, now or utcnow(), upkeep.retention_days)
+    removed: list[str] = []
+    for recording_id in [r.id or 0 for r in due]:
+        try:
+            async with transaction() as session:
+                file_name = await recording_service.delete(
+                    session, recording_id, None, recording_service.REASON_RETENTION
+                )
+        except (Conflict, NotFound):  # deleted meanwhile (another process, an administrator)
+            continue
+        try:
+            found = await asyncio.to_thread(
+                recording_service.remove_file, upkeep.data_dir, file_name
+            )
+        except (OSError, ValueError):  # the row is deleted; the file is left for an operator
+            log.exception("recording.file_not_removed", recording_id=recording_id)
+            continue
+        log.info("recording.deleted", recording_id=recording_id, reason="retention", file=found)
+        if found:
+            removed.append(file_name)
+    return removed
 
 
 async def publish_due(transaction: Transaction, announce: Announce) -> int:
@@ -56,11 +101,18 @@ async def sweep_documents(transaction: Transaction, store: BlobStore) -> list[st
     return removed
 
 
-async def _loop(transaction: Transaction, every: float, upkeep: DocumentUpkeep | None) -> None:
+async def _loop(
+    transaction: Transaction,
+    every: float,
+    upkeep: DocumentUpkeep | None,
+    kept: RecordingUpkeep | None,
+) -> None:
     while True:
         try:
             async with transaction() as session:
                 await purge_expired(session)
+            if kept is not None and kept.retention_days > 0:
+                await purge_recordings(transaction, kept)
             if upkeep is not None:
                 await sweep_documents(transaction, upkeep.store)
         except Exception:  # a database hiccup must not end upkeep for good
@@ -79,10 +131,15 @@ async def _publish_loop(transaction: Transaction, upkeep: DocumentUpkeep) -> Non
 
 @contextlib.asynccontextmanager
 async def running(
-    transaction: Transaction, every: float = 900.0, documents: DocumentUpkeep | None = None
+    transaction: Transaction,
+    every: float = 900.0,
+    documents: DocumentUpkeep | None = None,
+    recordings: RecordingUpkeep | None = None,
 ) -> AsyncIterator[None]:
     """Run upkeep in the background for the lifetime of the block."""
-    tasks = [asyncio.create_task(_loop(transaction, every, documents), name="housekeeping")]
+    tasks = [
+        asyncio.create_task(_loop(transaction, every, documents, recordings), name="housekeeping")
+    ]
     if documents is not None:
         tasks.append(
             asyncio.create_task(_publish_loop(transaction, documents), name="scheduled-documents")

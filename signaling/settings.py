@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     minutes_signing_passphrase: str | None = None
     minutes_location: str = ""  # written into the signature, e.g. "Quảng Ninh"
 
+    # Recordings (meetings/recordings.py): deleted this many days after they end, by the
+    # housekeeping (audited); 0 keeps them forever.
+    recording_retention_days: int = Field(default=0, ge=0)
+
     login_max_per_account: int = 5
     login_max_per_address: int = 20
     login_window_seconds: int = 300

@@ -29,12 +29,31 @@ VENDOR_FILES: dict[str, str] = {
     # PDF.js for the documents viewer; the worker is loaded by URL (same origin, CSP 'self').
     "pdf.min.mjs": "pdfjs-dist/build/pdf.min.mjs",
     "pdf.worker.min.mjs": "pdfjs-dist/build/pdf.worker.min.mjs",
+    # Its image decoders (the viewer passes wasmUrl "/static/vendor/"): JBIG2 (scanned
+    # documents) has no JavaScript fallback, JPEG 2000 falls back to the .js, ICC colours to
+    # the alternate colour space.
+    "jbig2.wasm": "pdfjs-dist/wasm/jbig2.wasm",
+    "openjpeg.wasm": "pdfjs-dist/wasm/openjpeg.wasm",
+    "openjpeg_nowasm_fallback.js": "pdfjs-dist/wasm/openjpeg_nowasm_fallback.js",
+    "qcms_bg.wasm": "pdfjs-dist/wasm/qcms_bg.wasm",
+    # Fonts for PDFs that do not embed theirs (standardFontDataUrl "/static/vendor/"): Symbol
+    # and ZapfDingbats always come from here, Liberation Sans when the PC lacks Helvetica/Arial.
+    "FoxitSymbol.pfb": "pdfjs-dist/standard_fonts/FoxitSymbol.pfb",
+    "FoxitDingbats.pfb": "pdfjs-dist/standard_fonts/FoxitDingbats.pfb",
+    "LiberationSans-Regular.ttf": "pdfjs-dist/standard_fonts/LiberationSans-Regular.ttf",
+    "LiberationSans-Bold.ttf": "pdfjs-dist/standard_fonts/LiberationSans-Bold.ttf",
+    "LiberationSans-Italic.ttf": "pdfjs-dist/standard_fonts/LiberationSans-Italic.ttf",
+    "LiberationSans-BoldItalic.ttf": "pdfjs-dist/standard_fonts/LiberationSans-BoldItalic.ttf",
 }
 
 # Page URL → HTML file in web/static/ (the app's entry points; their scripts are modules).
 PAGES: dict[str, str] = {
     "/": "index.html",
     "/device": "device.html",
+    "/admin": "admin.html",
+    "/meetings/{meeting_id:\\d+}": "room.html",
+    "/meetings/{meeting_id:\\d+}/console": "console.html",
+    "/meetings/{meeting_id:\\d+}/recordings": "recordings.html",
 }
 
 CONTENT_TYPES: dict[str, str] = {
@@ -49,6 +68,7 @@ CONTENT_TYPES: dict[str, str] = {
     ".jpg": "image/jpeg",
     ".ico": "image/x-icon",
     ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
     ".txt": "text/plain; charset=utf-8",
     ".wasm": "application/wasm",
 }

@@ -1,7 +1,7 @@
 """The ``phonghop`` SFU: this project's server, started and seeded as bench/signaling.py does.
 
-``PhonghopProcess`` reuses bench/signaling.py's ``ServerProcess`` (``python -m signaling
-serve`` on a free loopback port with a fresh data dir) and ``seed`` (a province, the
+``PhonghopProcess`` runs benchutil's ``PhonghopServer`` (``python -m signaling serve`` on a
+free loopback port with a fresh data dir) and bench/signaling.py's ``seed`` (a province, the
 communes, one endpoint device per subscriber, a chair, a live meeting). The publisher is the
 chair: every endpoint receives the chair's camera and microphone (docs: the spotlight defaults
 to the chair). Subscribers are the endpoints, with their device tokens.
@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import benchutil
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from . import common
@@ -44,10 +45,9 @@ class PhonghopProcess:
         self.bench = _bench_signaling()
         self.keep = args.keep
         self.workdir = Path(tempfile.mkdtemp(prefix="phonghop-fanout-"))
-        options = argparse.Namespace(
-            database_url=None, redis_url=None, server_log_level=args.server_log_level
+        self.server = benchutil.PhonghopServer(
+            self.workdir, log_level=str(args.server_log_level).lower()
         )
-        self.server = self.bench.ServerProcess(options, self.workdir)
         self.pid: int = self.server.proc.pid
         self.seeded: dict[str, Any] | None = None
         try:
@@ -82,6 +82,28 @@ class PhonghopProcess:
     def tail(self) -> str:
         """The end of the server's log."""
         return self.server.tail()
+
+    def _recording(self, method: str) -> dict[str, Any]:
+        """Start (POST) or stop (DELETE) the meeting's recording as its chair."""
+        import json
+        import urllib.request
+
+        assert self.seeded is not None
+        request = urllib.request.Request(
+            f"{self.server.url}/api/v1/meetings/{self.seeded['meeting_id']}/recording",
+            method=method,
+            headers={"Authorization": f"Bearer {self.seeded['chair_token']}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def start_recording(self) -> dict[str, Any]:
+        """The chair starts recording (the recorder joins the meeting's router)."""
+        return self._recording("POST")
+
+    def stop_recording(self) -> dict[str, Any]:
+        """The chair stops it: the file is finished and hashed; its row is returned."""
+        return self._recording("DELETE")
 
     def stop(self) -> None:
         """End the meeting, stop the server, remove its data (unless kept)."""

@@ -1,6 +1,7 @@
 """A meeting's archive bundle (ZIP), streamed: the approved minutes PDF, every published
 document version, the poll results as CSV and JSON, and a manifest with the SHA-256 of every
-file (also as ``SHA256SUMS``, for ``sha256sum -c``).
+file (also as ``SHA256SUMS``, for ``sha256sum -c``). The meeting's recordings are listed in
+the manifest with their hashes but not put in the bundle: a briefing's video weighs gigabytes.
 
 The ZIP is written by the standard library's ``zipfile`` into an unseekable sink (so it uses
 data descriptors) and handed out chunk by chunk as it is made: memory stays at about one read
@@ -15,12 +16,13 @@ import json
 import re
 import unicodedata
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from meetings.documents.storage import BlobStore
@@ -29,6 +31,7 @@ from meetings.minutes import service
 from meetings.minutes.prefill import agenda_numbers, load_record
 from meetings.minutes.render import VIETNAM
 from meetings.models import Meeting
+from meetings.recording_models import Recording, RecordingState
 
 READ_CHUNK = 1 << 20  # 1 MiB per read from disk
 FLUSH_AT = 256 * 1024  # hand out what the ZIP writer produced once it is this big
@@ -42,6 +45,14 @@ class Entry:
     data: bytes | None = None
     path: Path | None = None
     compress: bool = False  # PDFs are compressed already; JSON and CSV are not
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A file the manifest names with its hash, kept out of the bundle (a recording)."""
+
+    section: str  # the manifest's key, e.g. "recordings"
+    details: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +147,9 @@ async def entries(
     meeting: Meeting,
     config: service.MinutesConfig,
     documents: BlobStore | None,
-) -> list[Entry]:
-    """What goes into the bundle; ``Conflict`` unless the minutes are approved and on disk."""
+) -> list[Entry | Listed]:
+    """What goes into the bundle (and what its manifest only lists); ``Conflict`` unless the
+    minutes are approved and on disk."""
     minutes = await service.approved(session, meeting)
     pdf = service.pdf_path(minutes, config)
     record = await load_record(session, meeting.id or 0)
@@ -177,7 +189,34 @@ async def entries(
     csv_bytes, json_bytes = _poll_results(record)
     found.append(Entry("bieu-quyet/ket-qua.csv", data=csv_bytes, compress=True))
     found.append(Entry("bieu-quyet/ket-qua.json", data=json_bytes, compress=True))
-    return found
+    return [*found, *await _recordings(session, meeting.id or 0)]
+
+
+async def _recordings(session: AsyncSession, meeting_id: int) -> list[Listed]:
+    """The meeting's finished recordings (deleted ones are gone), oldest first."""
+    finished = (RecordingState.READY.value, RecordingState.INTERRUPTED.value)
+    query = (
+        select(Recording)
+        .where(Recording.meeting_id == meeting_id, col(Recording.state).in_(finished))
+        .order_by(col(Recording.started_at), col(Recording.id))
+    )
+    return [
+        Listed(
+            "recordings",
+            {
+                "id": r.id,
+                "file_name": r.file_name,
+                "media_type": r.media_type,
+                "state": r.state,
+                "started_at": r.started_at.isoformat(),
+                "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                "duration_s": r.duration_s,
+                "size": r.size,
+                "sha256": r.sha256,
+            },
+        )
+        for r in (await session.exec(query)).all()
+    ]
 
 
 class _Sink(io.RawIOBase):
@@ -210,14 +249,22 @@ def _zip_time(when: datetime) -> tuple[int, int, int, int, int, int]:
 
 
 async def stream(
-    files: list[Entry], meeting_id: int, now: datetime, read_chunk: int = READ_CHUNK
+    files: Sequence[Entry | Listed], meeting_id: int, now: datetime, read_chunk: int = READ_CHUNK
 ) -> AsyncIterator[bytes]:
-    """The ZIP, chunk by chunk; the manifest (and ``SHA256SUMS``) come last."""
+    """The ZIP, chunk by chunk; the manifest (and ``SHA256SUMS``) come last.
+
+    ``Listed`` files go to their section of the manifest only (not to ``SHA256SUMS``, whose
+    every line ``sha256sum -c`` expects to find in the bundle).
+    """
     sink = _Sink()
     lines: list[ManifestLine] = []
+    listed: dict[str, list[dict[str, Any]]] = {"recordings": []}
     stamp = _zip_time(now)
     with zipfile.ZipFile(sink, "w", allowZip64=True) as bundle:
         for entry in files:
+            if isinstance(entry, Listed):
+                listed.setdefault(entry.section, []).append(entry.details)
+                continue
             info = zipfile.ZipInfo(entry.name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED if entry.compress else zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
@@ -245,6 +292,7 @@ async def stream(
             "meeting_id": meeting_id,
             "generated_at": now.isoformat(),
             "files": [{"name": x.name, "sha256": x.sha256, "size": x.size} for x in lines],
+            **listed,
         }
         for name, data in (
             ("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode()),

@@ -15,5 +15,6 @@ from signaling.api import (  # noqa: F401  (imported for their route declaration
     routes_meetings,
     routes_minutes,
     routes_polls,
+    routes_recordings,
     routes_speakers,
 )

@@ -1,4 +1,4 @@
-"""Meetings: schedule, invite, list mine, start, end and cancel.
+"""Meetings: schedule, invite, list mine, start, end, cancel, and lock the room.
 
 Invitations, moves, cancellations and withdrawn invitations queue e-mails in the same
 transaction (``meetings.scheduling``); after the commit the background sender is woken so they
@@ -22,6 +22,7 @@ from signaling.api.schemas import (
 from signaling.api.table import API
 from signaling.ice import IceServersOut, ice_servers_for
 from signaling.logs import get_logger
+from signaling.realtime.proceedings_events import announce
 
 log = get_logger("phonghop.meetings")
 
@@ -234,6 +235,48 @@ async def cancel_meeting(ctx: RequestContext) -> object:
     _wake_mailer(ctx)
     log.info("meeting.cancelled", meeting_id=meeting.id, actor=ctx.actor.key)
     return meeting
+
+
+async def _set_lock(ctx: RequestContext, locked: bool) -> Meeting:
+    meeting = _meeting(ctx)
+    if await scheduling.set_locked(ctx.session, ctx.actor, meeting, locked):
+        body = {"locked": locked}
+        ctx.after_commit.append(
+            lambda: announce(ctx.state.signaling, meeting.id or 0, "meeting.locked", body)
+        )
+        log.info("meeting.locked", meeting_id=meeting.id, actor=ctx.actor.key, locked=locked)
+    return meeting
+
+
+@API.route(
+    "POST",
+    "/meetings/{meeting_id}/lock",
+    action=Action.MEDIA_DIRECT,
+    response=MeetingOut,
+    summary="Lock the meeting room (chair)",
+    tags=("meetings",),
+)
+async def lock_meeting(ctx: RequestContext) -> object:
+    """Only those already present, the chair and the secretary may join from now on.
+
+    One of the chair's controls of the room (``media.direct``, as spotlight and mute). Audited
+    and announced as ``meeting.locked``; locking a locked room changes nothing. An ended or
+    cancelled meeting is refused (409).
+    """
+    return await _set_lock(ctx, True)
+
+
+@API.route(
+    "DELETE",
+    "/meetings/{meeting_id}/lock",
+    action=Action.MEDIA_DIRECT,
+    response=MeetingOut,
+    summary="Unlock the meeting room (chair)",
+    tags=("meetings",),
+)
+async def unlock_meeting(ctx: RequestContext) -> object:
+    """Every invitee may join again; audited and announced as ``meeting.locked``."""
+    return await _set_lock(ctx, False)
 
 
 @API.route(

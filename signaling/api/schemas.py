@@ -182,6 +182,7 @@ class MeetingOut(Out):
     cancelled_at: datetime | None
     cancel_reason: str
     calendar_sequence: int
+    locked: bool = Field(description="the chair closed the room to newcomers")
 
 
 class Invitee(Strict):

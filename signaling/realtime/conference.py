@@ -68,6 +68,17 @@ class ProducerInfo:
 
 
 @dataclass
+class RecorderTap:
+    """The meeting's recorder: a media tap with one video and one audio slot."""
+
+    tap_id: str
+    assigned: dict[str, str | None] = field(default_factory=dict)  # mid → producer id
+
+
+RECORDER_SLOTS = {"video": "video", "audio": "audio"}  # the tap's mids are its kinds
+
+
+@dataclass
 class Conference:
     """The media state of one meeting in this process."""
 
@@ -80,6 +91,7 @@ class Conference:
     speakers: deque[str] = field(default_factory=lambda: deque(maxlen=8))
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: asyncio.Task[None] | None = None
+    recorder: RecorderTap | None = None
 
     def chair_key(self) -> str | None:
         """The chair's participant key, if the chair is connected."""
@@ -135,12 +147,26 @@ class ConferenceCoordinator:
         endpoint: bool,
         sdp: str,
         sources: dict[str, str],
+        restart: bool = False,
     ) -> dict[str, Any]:
-        """Negotiate an endpoint's offer with the SFU; the ack carries the answer and slots."""
+        """Negotiate an endpoint's offer with the SFU; the ack carries the answer and slots.
+
+        ``restart``: the offer comes from a new peer connection of the same connection (its
+        ICE failed). aiortc cannot restart ICE on a transport, so the old transport is closed
+        and the offer gets a new one.
+        """
         conference = await self._conference(meeting_id)
         member = conference.members.get(sid)
+        if member is not None and restart:
+            await self._replace_transport(conference, member)
+            member = None
         if member is None:
-            member = Member(sid, key, chair, endpoint, f"{meeting_id}:{sid}")
+            # A restarted connection gets a new transport id: the old one's "closed"
+            # notification must not remove the new member.
+            transport_id = (
+                f"{meeting_id}:{sid}" if not restart else f"{meeting_id}:{sid}:{next(self._order)}"
+            )
+            member = Member(sid, key, chair, endpoint, transport_id)
             await self._request(
                 "transport.create",
                 {"router_id": conference.router_id, "transport_id": member.transport_id},
@@ -152,8 +178,14 @@ class ConferenceCoordinator:
         )
         member.slots = {slot["mid"]: slot["kind"] for slot in result["slots"]}
         member.asked = (0, 0)
-        await self._apply(conference, announce=False)
+        # The offerer learns its slots from the ack; everyone else whose slots this pass
+        # changes (a new camera lands on their grid) is told with media.slots.
+        await self._apply(conference, quiet=sid)
         return {"type": "answer", "sdp": result["sdp"], "slots": self._describe(conference, member)}
+
+    async def _replace_transport(self, conference: Conference, member: Member) -> None:
+        conference.members.pop(member.sid, None)
+        await self.worker.request("transport.close", {"transport_id": member.transport_id})
 
     async def candidate(
         self, meeting_id: int, sid: str, candidate: str | None, mid: str | None, index: int | None
@@ -218,10 +250,48 @@ class ConferenceCoordinator:
         member = conference.members.pop(sid, None)
         if member is not None:
             await self.worker.request("transport.close", {"transport_id": member.transport_id})
-        if not conference.members:
+        if not conference.members and conference.recorder is None:
             await self.end(meeting_id)
         else:
             self._schedule(conference)
+
+    async def start_recording(self, meeting_id: int, tap_id: str, path: str) -> None:
+        """Attach a recorder to the meeting's router, writing to ``path`` (without suffix).
+
+        What it records follows the policy (``recorded``) at every change, as the endpoints'
+        slots do. The meeting's router stays open while it records, even with nobody in it.
+        """
+        conference = await self._conference(meeting_id)
+        if conference.recorder is not None:
+            raise MediaRefused("conflict", "this meeting is already being recorded")
+        await self._request(
+            "tap.create",
+            {
+                "router_id": conference.router_id,
+                "tap_id": tap_id,
+                "slots": RECORDER_SLOTS,
+                "sink": {"path": path},
+            },
+        )
+        conference.recorder = RecorderTap(tap_id)
+        await self._apply(conference)
+
+    async def stop_recording(self, meeting_id: int) -> dict[str, Any] | None:
+        """Detach the recorder and let it finish its file; what it wrote (None: none ran)."""
+        conference = self.conferences.get(meeting_id)
+        if conference is None or conference.recorder is None:
+            return None
+        tap_id = conference.recorder.tap_id
+        conference.recorder = None
+        summary = await self._request("tap.close", {"tap_id": tap_id})
+        if not conference.members:
+            await self.end(meeting_id)
+        return summary
+
+    def recording(self, meeting_id: int) -> bool:
+        """Whether this process records the meeting now."""
+        conference = self.conferences.get(meeting_id)
+        return conference is not None and conference.recorder is not None
 
     async def end(self, meeting_id: int) -> None:
         """The meeting ended: close its router and every transport in it."""
@@ -344,11 +414,46 @@ class ConferenceCoordinator:
                     video.append((info.id, self.grid_height))
         return {"audio": audio, "video": video}
 
-    async def _apply(self, conference: Conference, announce: bool = True) -> None:
+    def recorded(self, conference: Conference) -> dict[str, str | None]:
+        """What the recorder records: producer id per slot (None: nothing now).
+
+        Video is what everyone's main picture shows (a screen share, else whoever the chair
+        put on air, else the chair, else the active speaker). Audio is one track, so it follows
+        the active speaker, falling back on the chair: merging several voices into one track
+        would mean decoding and encoding them, which the recorder never does.
+        """
+        screens = [p for p in conference.producers.values() if p.source == "screen"]
+        video = max(screens, key=lambda p: p.order) if screens else None
+        for key in (conference.spotlight or conference.chair_key(), conference.active):
+            if video is None:
+                video = conference.producer_of(key, "camera")
+        audio = None
+        for key in (conference.active, conference.chair_key(), *conference.speakers):
+            if audio is None:
+                audio = conference.producer_of(key, "microphone")
+        return {"video": video.id if video else None, "audio": audio.id if audio else None}
+
+    async def _apply(self, conference: Conference, quiet: str | None = None) -> None:
         async with conference.lock:
             for member in list(conference.members.values()):
                 if member.sid in conference.members:
-                    await self._apply_member(conference, member, announce)
+                    await self._apply_member(conference, member, member.sid != quiet)
+            if conference.recorder is not None:
+                await self._apply_recorder(conference, conference.recorder)
+
+    async def _apply_recorder(self, conference: Conference, recorder: RecorderTap) -> None:
+        for mid, producer_id in self.recorded(conference).items():
+            if recorder.assigned.get(mid, "") == producer_id:
+                continue
+            try:
+                await self.worker.request(
+                    "tap.assign",
+                    {"tap_id": recorder.tap_id, "mid": mid, "producer_id": producer_id},
+                )
+            except MediaError as exc:  # the producer went away meanwhile: next pass fixes it
+                log.info("media.record_assign_skipped", reason=exc.message)
+                producer_id = None
+            recorder.assigned[mid] = producer_id
 
     async def _apply_member(self, conference: Conference, member: Member, announce: bool) -> None:
         wanted = self.desired(conference, member)

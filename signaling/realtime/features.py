@@ -8,7 +8,7 @@ A feature adds its module to ``INSTALLERS`` (one line).
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from signaling.realtime import proceedings_events, voting_events
+from signaling.realtime import proceedings_events, recording_events, room_events, voting_events
 
 if TYPE_CHECKING:
     from signaling.realtime.gateway import SignalingGateway
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 INSTALLERS: list[Callable[["SignalingGateway"], None]] = [
     proceedings_events.install,
     voting_events.install,
+    room_events.install,
+    recording_events.install,
 ]
 
 

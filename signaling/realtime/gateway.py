@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -22,6 +23,7 @@ from signaling.api.schemas import MeetingOut
 from signaling.auth.authenticator import Authenticator
 from signaling.logs import bound_context, get_logger
 from signaling.metrics import Metrics
+from signaling.realtime import recording_events, room_events
 from signaling.realtime.broadcast import PresenceBroadcaster, meeting_room
 from signaling.realtime.conference import ConferenceCoordinator
 from signaling.realtime.events import Connection, EventRegistry, EventSpec
@@ -71,6 +73,7 @@ class SignalingGateway:
         control_channel: str = "phonghop:control",
         media_worker: Worker | None = None,
         ice_servers: Callable[[str], list[dict[str, Any]]] = lambda key: [],
+        data_dir: Path | None = None,
     ) -> None:
         self.sio = sio
         self.transaction = transaction
@@ -89,6 +92,7 @@ class SignalingGateway:
         # endpoints must reach the same process (nginx ip_hash) until Workers are piped.
         self.media = ConferenceCoordinator(self._emit, media_worker)
         self.ice_servers = ice_servers
+        self.data_dir = data_dir  # where recordings are written (None: no recording)
         self._register()
 
     # ---- life cycle -------------------------------------------------------------------
@@ -96,6 +100,7 @@ class SignalingGateway:
     async def start(self) -> None:
         """Start the presence flusher and, with Redis, the cross-process control listener."""
         self.broadcaster.start()
+        await recording_events.desk_of(self).recover()
         if self.redis is not None:
             self._control_task = asyncio.create_task(self._listen_control(), name="control")
 
@@ -105,6 +110,9 @@ class SignalingGateway:
             if task is not None:
                 task.cancel()
         await self.broadcaster.stop()
+        # A shutdown (not a crash) finishes and files what is being recorded before the media
+        # plane closes under it.
+        await recording_events.desk_of(self).stop_all()
         await self.media.close()
         if self._control_task is not None:
             # Bounded: redis-py can swallow a cancellation that lands inside a read.
@@ -210,6 +218,8 @@ class SignalingGateway:
                 if meeting.state == MeetingState.CANCELLED.value:
                     raise Conflict("the meeting was cancelled")
                 unit = await session.get(Unit, actor.unit_id)  # loaded by the ancestor query
+                recording = await recording_events.desk_of(self).current(session, meeting_id)
+            await room_events.check_admission(self.presence, meeting, conn.key, relations)
             participant = Participant(
                 key=conn.key,
                 kind=actor.kind.value,
@@ -237,6 +247,8 @@ class SignalingGateway:
                 "self": participant.as_dict(),
                 "participants": snapshot,
                 "ice_servers": self.ice_servers(conn.key),
+                **room_events.join_state(self, actor, meeting, relations),
+                "recording": recording,
             }
 
     async def _leave(self, conn: Connection, payload: LeavePayload) -> dict[str, Any]:
@@ -283,6 +295,7 @@ class SignalingGateway:
             endpoint=conn.principal.actor.kind is ActorKind.ENDPOINT,
             sdp=payload.sdp,
             sources=dict(payload.sources or {}),
+            restart=payload.restart,
         )
 
     async def _candidate(self, conn: Connection, payload: RtcCandidate) -> dict[str, Any]:
@@ -343,7 +356,9 @@ class SignalingGateway:
 
     async def _close_meeting(self, meeting_id: int) -> None:
         """Close the room: media, connections' memberships, grace timers and presence."""
+        await recording_events.desk_of(self).meeting_closed(meeting_id)
         await self.media.end(meeting_id)
+        room_events.controls_of(self).forget(meeting_id)
         for conn in self.connections.values():
             conn.meetings.pop(meeting_id, None)
         for (m, key), task in list(self._grace.items()):

@@ -61,6 +61,8 @@ class RtcOffer(RtcDescription):
     type: Literal["offer"]
     to: ParticipantKey | None = None  # type: ignore[assignment]
     sources: Annotated[dict[Mid, Source], Field(max_length=16)] | None = None
+    # A fresh peer connection replacing this connection's transport (the client's ICE failed).
+    restart: bool = False
 
 
 class RtcAnswer(RtcDescription):

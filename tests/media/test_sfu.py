@@ -229,3 +229,40 @@ async def test_consumers_send_sender_reports_on_the_publishers_timeline():
         await worker.close()
         await publisher.close()
         await viewer.close()
+
+
+async def test_a_screen_share_that_stops_sending_ends_its_producer_and_can_start_again():
+    """The browser ends a share by setting its m-section inactive (and reuses it for the next
+    share): the SFU closes that producer only, and a later sendonly offer publishes anew."""
+    from tests.media.peers import ColourTrack
+
+    notes = Recorder()
+    worker = Worker(notes)
+    a = Endpoint()
+    try:
+        await worker.request("router.create", {"router_id": "m"})
+        screen = a.pc.addTransceiver(ColourTrack(640, 360), direction="sendonly")
+        a._publish.append(("screen", screen.sender))
+        await _connect(worker, "m", "a", a)
+        added = {p["source"]: p["producer_id"] for p in notes.of("producer.added")}
+        assert set(added) == {"microphone", "camera", "screen"}
+
+        screen.direction = "inactive"
+        answer = await worker.request(
+            "transport.negotiate", {"transport_id": "a", **(await a.offer())}
+        )
+        await a.accept(answer)
+        assert [p["producer_id"] for p in notes.of("producer.removed")] == [added["screen"]]
+        assert set(worker.routers["m"].producers) == {added["microphone"], added["camera"]}
+
+        screen.direction = "sendonly"
+        answer = await worker.request(
+            "transport.negotiate", {"transport_id": "a", **(await a.offer())}
+        )
+        await a.accept(answer)
+        shares = [p for p in notes.of("producer.added") if p["source"] == "screen"]
+        assert len(shares) == 2
+        assert shares[-1]["producer_id"] in worker.routers["m"].producers
+    finally:
+        await worker.close()
+        await a.close()

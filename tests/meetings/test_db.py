@@ -42,6 +42,7 @@ TABLES = {
     "mail_outbox",
     "speaker_request",
     "conclusion",
+    "recording",
 }
 
 

@@ -280,6 +280,8 @@ for _method, _path in (
     ("GET", "/meetings/{meeting_id}/attendance"),
     ("GET", "/meetings/{meeting_id}/quorum"),
     ("GET", "/meetings/{meeting_id}/polls"),
+    ("POST", "/meetings/{meeting_id}/lock"),  # idempotent; nothing joins the REST matrix's rooms
+    ("DELETE", "/meetings/{meeting_id}/lock"),
 ):
     _simple(_method, _path)
 
@@ -911,6 +913,7 @@ class Stage:
     speaking: int | None  # the request that has the floor
     grantable: int  # a waiting request the chair gives the floor to
     waiting: list[int]  # the queue, in order
+    document_id: int  # a published document (for presenter mode)
     asked: dict[str, int] = field(default_factory=dict)  # principal key → its open request
     voted: set[str] = field(default_factory=set)  # principals whose ballot was accepted
 
@@ -952,6 +955,11 @@ async def build_stage(m: Matrix, target: str) -> Stage:
     if target == RELATED:
         speaking = requests.pop(0)
         await _prepared(m, chair, f"/meetings/{meeting_id}/speakers/{speaking}/grant")
+    base = f"/api/v1/meetings/{meeting_id}/documents"
+    status, document = await m.admin.post(base, data=_pdf_form())
+    assert status == 201, document
+    status, document = await m.admin.post(f"{base}/{document['id']}/publish", {})
+    assert status == 200, document
     return Stage(
         meeting_id=meeting_id,
         poll_id=poll["id"],
@@ -960,6 +968,7 @@ async def build_stage(m: Matrix, target: str) -> Stage:
         speaking=speaking,
         grantable=requests[0],
         waiting=requests,
+        document_id=document["id"],
     )
 
 
@@ -995,6 +1004,10 @@ def _payload(event: str, stage: Stage, peer: str) -> Any:
         return {"meeting_id": meeting_id, "request_id": stage.grantable}
     if event == "speaker.reorder":
         return {"meeting_id": meeting_id, "request_ids": stage.waiting[::-1]}
+    if event == "document.present":
+        return {"meeting_id": meeting_id, "document_id": stage.document_id, "page": 1}
+    if event == "media.mute":
+        return {"meeting_id": meeting_id, "participant": peer}
     return {"meeting_id": meeting_id}  # speaker.list, speaker.end, speaker.withdraw, unknown
 
 
@@ -1035,9 +1048,38 @@ EVENT_ACTIONS: dict[str, Action] = {
     "speaker.grant": Action.SPEAKER_MANAGE,
     "speaker.end": Action.SPEAKER_MANAGE,
     "speaker.reorder": Action.SPEAKER_MANAGE,
+    "document.present": Action.DOCUMENT_VIEW,  # and one of HANDLER_ACTIONS (room_events.py)
+    "media.mute": Action.MEDIA_DIRECT,
 }
 KNOWN_EVENTS = set(EVENT_ACTIONS)
 assert MEDIA_EVENTS | STAGED_EVENTS <= KNOWN_EVENTS
+# Events whose handler also requires one of these actions (an EventSpec names only one).
+HANDLER_ACTIONS: dict[str, tuple[Action, ...]] = {
+    "document.present": (Action.DOCUMENT_MANAGE, Action.MEDIA_DIRECT),
+}
+# Events an allowed caller sends to the peer's connections: (event received, field naming
+# the sender).
+PEER_EVENTS = {"document.present": "document.presenting", "media.mute": "media.muted"}
+SENDER_FIELD = {"document.presenting": "presenter", "media.muted": "by"}
+
+
+def _may(who: Who, event: str, relations: frozenset[Relation]) -> bool:
+    """Whether the permission table lets ``who`` send ``event`` to a meeting it has joined."""
+    assert who.actor is not None
+    if not is_allowed(who.actor, EVENT_ACTIONS[event], relations):
+        return False
+    extra = HANDLER_ACTIONS.get(event)
+    return extra is None or any(is_allowed(who.actor, a, relations) for a in extra)
+
+
+def _meeting_actions(who: Who, relations: frozenset[Relation]) -> list[str]:
+    """What the join ack's ``actions`` must list."""
+    assert who.actor is not None
+    return sorted(
+        a.value
+        for a, rule in PERMISSIONS.items()
+        if rule.meeting_scoped and is_allowed(who.actor, a, relations)
+    )
 
 
 def _answer(event: str, stage: Stage, who: Who) -> str | None:
@@ -1160,10 +1202,13 @@ async def _socket_session(
             spec = specs[name]
             cell = f"{name} {where}"
             action = EVENT_ACTIONS.get(name, spec.action)
-            allowed = action is None or is_allowed(who.actor, action, relations)
+            if name in EVENT_ACTIONS:
+                allowed = _may(who, name, relations)
+            else:
+                allowed = action is None or is_allowed(who.actor, action, relations)
             if spec.needs_join and action is not None:
                 allowed = joined and allowed
-            seen = len(peer_rec.named(name))
+            seen = len(peer_rec.named(PEER_EVENTS.get(name, name)))
             payload = _payload(name, stage, peer.key)
             guard = not allowed and name in WRITING_EVENTS
             before = await db_snapshot(server) if guard else {}
@@ -1200,6 +1245,14 @@ async def _socket_session(
                 keys = {p["key"] for p in ack["participants"]}
                 if ack["self"]["key"] != who.key or peer.key not in keys:
                     failures.append(f"{cell}: wrong presence in ack {ack}")
+                if ack["actions"] != _meeting_actions(who, relations):
+                    failures.append(f"{cell}: wrong actions in ack {ack['actions']}")
+            elif name in PEER_EVENTS:
+                heard = PEER_EVENTS[name]
+                await wait_for(lambda h=heard, s=seen, r=peer_rec: len(r.named(h)) > s)
+                got = peer_rec.named(heard)[-1]
+                if got.get(SENDER_FIELD[heard]) != who.key or got["meeting_id"] != stage.meeting_id:
+                    failures.append(f"{cell}: the peer got {got}")
             elif name.startswith("rtc."):
                 await wait_for(lambda n=name, s=seen, r=peer_rec: len(r.named(n)) > s)
                 relayed = peer_rec.named(name)[-1]
@@ -1275,6 +1328,7 @@ FOREIGN_ANSWERS = {
     "vote.cast": "not_found",
     "speaker.grant": "not_found",
     "speaker.reorder": "invalid_input",
+    "document.present": "not_found",
 }
 
 
@@ -1297,7 +1351,7 @@ async def test_socket_ids_of_another_meeting(server, http):
             assert ack["ok"] == is_allowed(who.actor, EVENT_ACTIONS["join"], relations), ack
             for name, want in FOREIGN_ANSWERS.items():
                 payload = {**_payload(name, there, ""), "meeting_id": here.meeting_id}
-                if not (ack["ok"] and is_allowed(who.actor, EVENT_ACTIONS[name], relations)):
+                if not (ack["ok"] and _may(who, name, relations)):
                     want = "forbidden"
                 else:
                     reached.add(name)

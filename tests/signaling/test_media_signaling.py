@@ -249,3 +249,72 @@ async def test_leaving_closes_the_transport_and_frees_the_slot(media_server, med
         await asyncio.sleep(0)
     finally:
         await chair.close()
+
+
+async def test_a_rejoining_endpoint_reaches_the_slot_it_left_and_the_chair_is_told(
+    media_server, media_world
+):
+    """Bug: an offer's policy pass did not announce media.slots to anyone, so a commune that
+    came back on a new connection reached the chair's free slot unannounced (the chair's page
+    showed nothing)."""
+    w = media_world
+    chair = await SfuClient.join(
+        media_server, w.tokens["chair"], w.meeting_id, Endpoint(tone=False)
+    )
+    first = await SfuClient.join(
+        media_server, w.endpoint_tokens[0], w.meeting_id, Endpoint(tone=False)
+    )
+    again = None
+    try:
+        key = _key(w, "endpoint0")
+        await wait_for(lambda: chair.showing(key) is not None, within=10)
+        await first.close()
+        await wait_for(lambda: chair.showing(key) is None, within=10)
+        renegotiations = chair.renegotiations
+        again = await SfuClient.join(
+            media_server, w.endpoint_tokens[0], w.meeting_id, Endpoint(tone=False)
+        )
+        await wait_for(lambda: chair.showing(key) is not None, within=10)
+        assert chair.renegotiations == renegotiations  # the freed slot, announced
+        await frames(chair.endpoint.track(chair.showing(key)), 3)
+    finally:
+        for client in (chair, first, again):
+            if client is not None:
+                await client.close()
+
+
+async def test_an_offer_with_restart_replaces_the_connections_transport(media_server, media_world):
+    """A client whose ICE failed offers from a brand-new peer connection with restart: true;
+    the SFU closes the old transport and answers on a new one (aiortc has no ICE restart)."""
+    w = media_world
+    chair = await SfuClient.join(
+        media_server, w.tokens["chair"], w.meeting_id, Endpoint(tone=False)
+    )
+    commune = await SfuClient.join(
+        media_server, w.endpoint_tokens[0], w.meeting_id, Endpoint(tone=False)
+    )
+    try:
+        chair_key = _key(w, "chair")
+        await wait_for(lambda: commune.showing(chair_key) is not None, within=10)
+        coordinator = media_server.state.signaling.media
+        old_transports = set(coordinator.worker.transports)
+        async with commune._negotiating:  # not while the SFU asks for more slots
+            await commune.endpoint.close()
+            commune.endpoint = Endpoint(tone=False)
+            offer = await commune.endpoint.offer()
+            ack = await commune.sio.call(
+                "rtc.offer", {"meeting_id": w.meeting_id, **offer, "restart": True}, timeout=20
+            )
+            assert ack["ok"], ack
+            await commune.endpoint.accept(ack)
+            commune.slots = {slot["mid"]: slot for slot in ack["slots"]}
+        transports = set(coordinator.worker.transports)
+        assert len(transports) == 2 and len(transports & old_transports) == 1
+        await wait_for(lambda: commune.showing(chair_key) is not None, within=10)
+        await frames(commune.endpoint.track(commune.showing(chair_key)), 3)
+        key = _key(w, "endpoint0")
+        await wait_for(lambda: chair.showing(key) is not None, within=10)
+        await frames(chair.endpoint.track(chair.showing(key)), 3)
+    finally:
+        await chair.close()
+        await commune.close()

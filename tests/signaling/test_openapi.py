@@ -38,6 +38,7 @@ FILE_ROUTES = {
     ("get", "/meetings/{meeting_id}/minutes/pdf"): (PDF, RANGED),
     ("get", "/meetings/{meeting_id}/calendar.ics"): ("text/calendar", {"200"}),
     ("get", "/meetings/{meeting_id}/archive.zip"): ("application/zip", {"200"}),
+    ("get", "/meetings/{meeting_id}/recordings/{recording_id}/file"): ("video/webm", RANGED),
 }
 # (method, path) -> the multipart parts it accepts (text parts besides the file)
 UPLOADS = {
@@ -108,7 +109,7 @@ async def server(tmp_path, database_url, answered) -> AsyncIterator[Server]:
 @dataclass
 class Files:
     """A world with something behind every file route: a published document with two
-    versions, approved minutes."""
+    versions, approved minutes, a finished recording."""
 
     world: World
     api: dict[str, Api]
@@ -176,6 +177,13 @@ async def files(server: Server, http: aiohttp.ClientSession) -> Files:
         f"/meetings/{mid}/minutes/approve", {"version": sub["version"]}
     )
     assert status == 200 and done["state"] == "approved", done
+    # A recording (of a meeting nobody's media is in yet: a short, valid audio-only WebM).
+    status, body = await api["chair"].post(f"/meetings/{mid}/start")
+    assert status == 200, body
+    status, recording = await api["chair"].post(f"/meetings/{mid}/recording")
+    assert status == 201, recording
+    status, body = await api["chair"].request("DELETE", f"/meetings/{mid}/recording")
+    assert status == 200 and body["state"] == "ready", body
     ids = {
         "meeting_id": mid,
         "document_id": doc,
@@ -184,6 +192,7 @@ async def files(server: Server, http: aiohttp.ClientSession) -> Files:
         "unit_id": w.province,
         "account_id": w.accounts["delegate"],
         "endpoint_id": w.endpoints[0],
+        "recording_id": recording["id"],
     }
     return Files(w, api, ids)
 

@@ -27,6 +27,13 @@ PHONE = {"width": 390, "height": 844}  # a leader following on a phone
 
 
 @pytest.fixture
+def backend() -> str:
+    """The browser tests run on SQLite only: they test the client, and every API route they
+    drive runs on both SQLite and PostgreSQL in tests/signaling and tests/meetings."""
+    return "sqlite"
+
+
+@pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     """A headless Chromium for one test."""
     async with launched(CHROMIUM_ARGS) as chromium:

@@ -74,6 +74,11 @@ def test_keys_built_from_server_values_exist(lang: str) -> None:
     for role in Role:
         assert f"role.{role.value}" in values
     assert "role.endpoint" in values
+    # The room's participant roles (presence meeting_role) and quality levels (quality.js).
+    for meeting_role in ("chair", "secretary", "participant", "endpoint"):
+        assert f"meeting_role.{meeting_role}" in values
+    for level in ("good", "fair", "poor", "none", "unknown"):
+        assert f"room.quality.{level}" in values
     # Messages chosen by error code (api.js errorMessage): the codes the shell can meet.
     for code in ("unauthenticated", "forbidden", "not_found", "rate_limited", "csrf_failed"):
         assert f"error.{code}" in values

@@ -21,7 +21,16 @@
 //   "negotiated" {slots}            one offer/answer round finished
 //   "connection" {state}            the peer connection's state
 //   "socket" {state, reason?}       socket.io connected / disconnected / reconnected
+//   "joined" {ack, again}           the join ack (meeting, self, participants, actions...);
+//                                   again: after a reconnect
+//   "media" {state}                 "restarting" (a new transport after ICE failed) / "restored"
 //   "error" {error, during}         a negotiation or an event handler failed
+//   "local" {microphone, camera, screen}  what this client sends changed (booleans)
+//
+// Recovery: a new socket.io session (the old one dropped) joins again and publishes on a fresh
+// peer connection; an ICE failure with the socket still up does the same without re-joining.
+// This is the effect of an ICE restart, done as a new transport because aiortc, the SFU's
+// WebRTC stack, does not implement ICE restarts (RFC 8445 §9) on an existing connection.
 
 import { io } from "/static/vendor/socket.io.esm.min.js";
 
@@ -106,6 +115,10 @@ export class RtcClient extends EventTarget {
     this._views = new Map(); // mid → max_height last asked (re-sent after a reconnect)
     this._closed = false;
     this._joinedOnce = false;
+    this.joinInfo = null; // the last join ack
+    this._restartTimer = null;
+    this._restarting = false;
+    this.screenTrack = null; // the shared screen, while sharing
   }
 
   // ---- life cycle --------------------------------------------------------------------
@@ -154,13 +167,20 @@ export class RtcClient extends EventTarget {
   }
 
   async join() {
-    await this._call("join", { meeting_id: this.meetingId });
+    const ack = await this._call("join", { meeting_id: this.meetingId });
+    const again = this._joinedOnce;
+    this.joinInfo = ack;
     this._joinedOnce = true;
+    this._emit("joined", { ack, again });
+    return ack;
   }
 
   /** Stop everything: the peer connection, the local tracks we captured, the socket. */
   async close() {
     this._closed = true;
+    clearTimeout(this._restartTimer);
+    if (this.screenTrack) this.screenTrack.stop();
+    this.screenTrack = null;
     if (this.pc) this.pc.close();
     this.pc = null;
     if (this.localStream && !this.options.stream) {
@@ -209,6 +229,95 @@ export class RtcClient extends EventTarget {
       this._preferCodec(transceiver);
       this.published.push({ source: "camera", transceiver });
     }
+    if (this.screenTrack && this.screenTrack.readyState === "live") {
+      this._addScreenTransceiver(); // a share in progress survives a new peer connection
+    }
+  }
+
+  // ---- what we send ------------------------------------------------------------------
+
+  /** Whether the microphone / camera track is sending (false: muted / camera off). */
+  sending(source) {
+    if (source === "screen") return this.screenTrack !== null;
+    const track = this.localTrack(source);
+    return Boolean(track && track.enabled && track.readyState === "live");
+  }
+
+  /** The local microphone or camera track (null if none was captured). */
+  localTrack(source) {
+    if (!this.localStream) return null;
+    const tracks =
+      source === "microphone" ? this.localStream.getAudioTracks() : this.localStream.getVideoTracks();
+    return tracks[0] || null;
+  }
+
+  /** Mute or unmute the microphone (a disabled track sends silence: no renegotiation). */
+  setMicrophone(on) {
+    const track = this.localTrack("microphone");
+    if (track) track.enabled = Boolean(on);
+    this._emitLocal();
+    return Boolean(track);
+  }
+
+  /** Turn the camera picture on or off (a disabled track sends black frames at a trickle). */
+  setCamera(on) {
+    const track = this.localTrack("camera");
+    if (track) track.enabled = Boolean(on);
+    this._emitLocal();
+    return Boolean(track);
+  }
+
+  /** Share a screen (getDisplayMedia unless a track is given) as a third, "screen" producer. */
+  async startScreenShare(track = null) {
+    if (this.screenTrack) return this.screenTrack;
+    const shared =
+      track || (await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }))
+        .getVideoTracks()[0];
+    this.screenTrack = shared;
+    // The browser's own "Stop sharing" button ends the track.
+    shared.addEventListener("ended", () => this.stopScreenShare().catch(() => {}), { once: true });
+    await this._serial(async () => {
+      await this._addScreenTransceiver(); // reusing the m-section: its track is set first
+      return this._negotiate();
+    });
+    this._emitLocal();
+    return shared;
+  }
+
+  /** End the share: the m-section goes inactive (kept for the next share), the SFU drops it. */
+  async stopScreenShare() {
+    const track = this.screenTrack;
+    if (!track) return;
+    this.screenTrack = null;
+    track.stop();
+    const entry = this.published.find((p) => p.source === "screen");
+    if (entry) {
+      await this._serial(async () => {
+        await entry.transceiver.sender.replaceTrack(null);
+        entry.transceiver.direction = "inactive";
+        return this._negotiate();
+      });
+    }
+    this._emitLocal();
+  }
+
+  _addScreenTransceiver() {
+    const entry = this.published.find((p) => p.source === "screen");
+    if (entry) {
+      entry.transceiver.direction = "sendonly";
+      return entry.transceiver.sender.replaceTrack(this.screenTrack);
+    }
+    const transceiver = this.pc.addTransceiver(this.screenTrack, { direction: "sendonly" });
+    this.published.push({ source: "screen", transceiver });
+    return Promise.resolve();
+  }
+
+  _emitLocal() {
+    this._emit("local", {
+      microphone: this.sending("microphone"),
+      camera: this.sending("camera"),
+      screen: this.sending("screen"),
+    });
   }
 
   _preferCodec(transceiver) {
@@ -242,13 +351,15 @@ export class RtcClient extends EventTarget {
     return run;
   }
 
-  async _negotiate() {
+  async _negotiate(restart = false) {
     const pc = this._ensurePeerConnection();
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     const sources = {};
     for (const { source, transceiver } of this.published) {
-      if (transceiver.mid !== null && !transceiver.stopped) sources[transceiver.mid] = source;
+      if (transceiver.mid !== null && !transceiver.stopped && transceiver.direction !== "inactive") {
+        sources[transceiver.mid] = source;
+      }
     }
     let ack;
     try {
@@ -257,6 +368,7 @@ export class RtcClient extends EventTarget {
         type: "offer",
         sdp: pc.localDescription.sdp,
         sources,
+        restart,
       });
     } catch (error) {
       if (pc.signalingState === "have-local-offer") {
@@ -332,9 +444,11 @@ export class RtcClient extends EventTarget {
       if (this._sfuReady) this._sendCandidate(payload);
       else this._pendingCandidates.push(payload);
     });
-    pc.addEventListener("connectionstatechange", () =>
-      this._emit("connection", { state: pc.connectionState }),
-    );
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc !== this.pc) return; // an old connection closing after a restart
+      this._emit("connection", { state: pc.connectionState });
+      this._watchConnection(pc.connectionState);
+    });
     this.pc = pc;
     return pc;
   }
@@ -377,6 +491,52 @@ export class RtcClient extends EventTarget {
     }).catch(() => {}); // reported through the "error" event
   }
 
+  _watchConnection(state) {
+    clearTimeout(this._restartTimer);
+    this._restartTimer = null;
+    if (state === "failed") {
+      this._restartMedia();
+    } else if (state === "disconnected") {
+      // Often a short loss that ICE recovers from by itself; restart if it does not.
+      this._restartTimer = setTimeout(() => this._restartMedia(), this.options.iceGraceMs ?? 5000);
+    }
+  }
+
+  /** A new peer connection with the same tracks, without re-joining (ICE failed). */
+  async _restartMedia() {
+    if (this._closed || this._restarting || !this.socket || !this.socket.connected) return;
+    this._restarting = true;
+    this._emit("media", { state: "restarting" });
+    try {
+      await this._serial(() => this._freshPeerConnection(true));
+      await this._reapplyViews();
+      this._emit("media", { state: "restored" });
+    } catch (error) {
+      this._emit("error", { error, during: "restart" });
+    } finally {
+      this._restarting = false;
+    }
+  }
+
+  async _freshPeerConnection(restart = false) {
+    const old = this.pc;
+    this.pc = null;
+    if (old) old.close();
+    this.published = [];
+    this.slots.clear();
+    this._sfuReady = false;
+    this._pendingCandidates = [];
+    await this.publish();
+    this.addSlots(this.options.slots.audio, this.options.slots.video);
+    return this._negotiate(restart);
+  }
+
+  async _reapplyViews() {
+    for (const [mid, height] of this._views) {
+      if (this.slots.has(mid)) await this.view(mid, height);
+    }
+  }
+
   async _resume() {
     // A new socket.io session: the server dropped our transport with the old one. Join
     // again and publish the same tracks on a fresh peer connection.
@@ -384,20 +544,8 @@ export class RtcClient extends EventTarget {
     try {
       this._emit("socket", { state: "reconnected" });
       await this.join();
-      await this._serial(async () => {
-        if (this.pc) this.pc.close();
-        this.pc = null;
-        this.published = [];
-        this.slots.clear();
-        this._sfuReady = false;
-        this._pendingCandidates = [];
-        await this.publish();
-        this.addSlots(this.options.slots.audio, this.options.slots.video);
-        return this._negotiate();
-      });
-      for (const [mid, height] of this._views) {
-        if (this.slots.has(mid)) await this.view(mid, height);
-      }
+      await this._serial(() => this._freshPeerConnection());
+      await this._reapplyViews();
     } catch (error) {
       this._emit("error", { error, during: "resume" });
     }
@@ -485,6 +633,8 @@ export class RtcClient extends EventTarget {
       packetsReceived: inbound.packetsReceived || 0,
       bytesReceived: inbound.bytesReceived || 0,
       framesDecoded: inbound.framesDecoded || 0,
+      packetsLost: inbound.packetsLost || 0,
+      jitter: inbound.jitter || 0,
       keyFramesDecoded: inbound.keyFramesDecoded || 0,
       frameWidth: inbound.frameWidth || 0,
       frameHeight: inbound.frameHeight || 0,
@@ -518,6 +668,16 @@ export class RtcClient extends EventTarget {
   }
 
   // ---- plumbing ----------------------------------------------------------------------
+
+  /** Whether the SFU has this client's transport (slots can be viewed, candidates sent). */
+  get mediaReady() {
+    return this._sfuReady;
+  }
+
+  /** Emit any event of the protocol with an ack; resolves to the ack, throws SfuError. */
+  request(event, payload) {
+    return this._call(event, payload);
+  }
 
   async _call(event, payload) {
     if (!this.socket) throw new SfuError("not_connected", "call connect() first");

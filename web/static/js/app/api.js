@@ -17,12 +17,16 @@
 //   accessToken()                  a valid bearer token for socket.io (refreshed or minted)
 //   hasCredentials()               whether a login may be live (bearer or session cookie)
 //   hasBearer(), clearBearer()
+//   API_BASE                       "/api/v1", for callers that cannot use fetch (upload progress)
+//   authHeaders(method)            the credentials header a request needs: the bearer token, or
+//                                  the CSRF token for a state-changing cookie-session request
 //   errorMessage(error, overrides) the error in the current language; overrides maps an error
 //                                  code to the (translated) sentence this call site prefers
 
 import { hasKey, t } from "./i18n.js";
 
-const BASE = "/api/v1";
+export const API_BASE = "/api/v1";
+const BASE = API_BASE;
 const CSRF_COOKIE = "phonghop_csrf";
 const CSRF_HEADER = "X-CSRF-Token";
 const BEARER_KEY = "phonghop.bearer";
@@ -143,6 +147,17 @@ async function freshBearer() {
   return renewed.access_token;
 }
 
+/** The credentials header `method` needs, exactly as api() sends them (for XMLHttpRequest
+ *  uploads, which need progress events fetch does not give): bearer, else CSRF if unsafe. */
+export async function authHeaders(method) {
+  const bearer = await freshBearer();
+  if (bearer) {
+    return { Authorization: `Bearer ${bearer}` };
+  }
+  const csrf = SAFE_METHODS.has(method) ? null : csrfToken();
+  return csrf ? { [CSRF_HEADER]: csrf } : {};
+}
+
 /** A JSON request to the API; resolves to the decoded answer (null for 204). */
 export async function api(method, path, body = undefined) {
   return send(method, path, body, await freshBearer());
@@ -207,7 +222,12 @@ export async function accessToken() {
 /** `error` as a sentence in the current language. */
 export function errorMessage(error, overrides = {}) {
   if (!(error instanceof ApiError)) {
-    return t("error.generic", { status: "?" });
+    // A socket.io acknowledgement's error (SfuError) has a code too.
+    const code = error && typeof error.code === "string" ? error.code : null;
+    if (code && Object.prototype.hasOwnProperty.call(overrides, code)) {
+      return overrides[code];
+    }
+    return code && hasKey(`error.${code}`) ? t(`error.${code}`) : t("error.generic", { status: "?" });
   }
   if (error.status === 0) {
     return t("error.network");

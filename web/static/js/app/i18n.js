@@ -74,6 +74,17 @@ export function locale() {
   return LOCALES[language];
 }
 
+/** `iso` as a short local date and time ("24/11/2026, 08:00" in Vietnamese). */
+export function formatDateTime(iso) {
+  return new Intl.DateTimeFormat(locale(), {
+    day: "2-digit",
+    month: "2-digit",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  }).format(new Date(iso));
+}
+
 /** Fill every element below `root` that names a key in data-i18n or data-i18n-<attribute>. */
 export function applyTranslations(root = document) {
   for (const element of root.querySelectorAll("[data-i18n]")) {

@@ -14,6 +14,13 @@ function requestedMeeting() {
   return value && Number.isInteger(id) && id > 0 ? id : null;
 }
 
+/** "/?next=/meetings/3" (the room; also /meetings/3/console, /admin): where to go once logged
+ *  in (a page of this server only). */
+function nextPage() {
+  const value = new URLSearchParams(location.search).get("next");
+  return value && /^\/(meetings|admin)(\/|$)/.test(value) && !value.startsWith("//") ? value : null;
+}
+
 async function start() {
   await initI18n();
   bindLanguageSelect($("lang-login"));
@@ -27,6 +34,8 @@ async function start() {
   let bootError = null;
 
   function renderWho() {
+    // Only administrators get the way into /admin (the page itself refuses everyone else).
+    $("admin-link").hidden = !(principal?.kind === "account" && principal.role === "admin");
     if (principal === null) {
       $("who").textContent = "";
       return;
@@ -72,6 +81,10 @@ async function start() {
   }
 
   async function showMeetings(who, focus) {
+    if (nextPage() !== null) {
+      location.replace(nextPage()); // back to the page that needed a login
+      return;
+    }
     bootError = null;
     renderBoot();
     principal = who;
@@ -82,7 +95,7 @@ async function start() {
     if (focus) {
       $("meetings-heading").focus();
     }
-    await meetings.load(requestedMeeting());
+    await meetings.load(requestedMeeting(), who);
   }
 
   const login = mountLogin(

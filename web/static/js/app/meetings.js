@@ -3,11 +3,15 @@
 //
 // Exports:
 //   roomUrl(meetingId)             the meeting room page's URL, /meetings/<id>
+//   consoleUrl(meetingId)          the secretary's console of a meeting, /meetings/<id>/console
+//   hostsMeeting(viewer, meeting)  whether the viewer (GET /auth/me) chairs, is secretary of, or
+//                                  administers the meeting: who gets the console link
 //   splitMeetings(meetings, now)   {live, upcoming}: live ones, then scheduled (and cancelled)
 //                                  ones that have not ended yet, soonest first
 //   mountMeetings(elements, onSignedOut)
 //                                  render into index.html's meetings section; returns
-//                                  {load(filterId), stop()}: load (again) and keep it fresh;
+//                                  {load(filterId, viewer), stop()}: load (again) and keep it
+//                                  fresh (viewer: the principal, for the console link);
 //                                  onSignedOut(error) when the server no longer knows the caller
 
 import { ApiError, apiGet, errorMessage } from "./api.js";
@@ -18,6 +22,21 @@ const REFRESH_MS = 30_000; // a device waiting for its meeting sees it go live w
 /** The meeting room page's URL. */
 export function roomUrl(meetingId) {
   return `/meetings/${encodeURIComponent(meetingId)}`;
+}
+
+/** The secretary's console of a meeting. */
+export function consoleUrl(meetingId) {
+  return `${roomUrl(meetingId)}/console`;
+}
+
+/** Whether `viewer` hosts `meeting` (the console's users; the console itself asks the server). */
+export function hostsMeeting(viewer, meeting) {
+  if (!viewer || viewer.kind !== "account") {
+    return false;
+  }
+  return (
+    viewer.role === "admin" || viewer.id === meeting.chair_id || viewer.id === meeting.secretary_id
+  );
 }
 
 /** Live meetings, and scheduled or cancelled ones not over yet (soonest first). */
@@ -54,7 +73,7 @@ function formatTime(meeting) {
   return text;
 }
 
-function meetingItem(meeting) {
+function meetingItem(meeting, viewer) {
   const item = document.createElement("li");
   item.className = "meeting";
   item.dataset.meetingId = String(meeting.id);
@@ -78,13 +97,27 @@ function meetingItem(meeting) {
   state.textContent = t(`state.${meeting.state}`);
 
   item.append(body, state);
+  // One grid cell for the links, however many this viewer gets.
+  const links = document.createElement("div");
+  links.className = "meeting-links";
   if (meeting.state === "live") {
     const join = document.createElement("a");
     join.className = "button primary join";
     join.href = roomUrl(meeting.id);
     join.textContent = t("meetings.join");
     join.setAttribute("aria-label", t("meetings.join_label", { title: meeting.title }));
-    item.append(join);
+    links.append(join);
+  }
+  if (meeting.state !== "cancelled" && hostsMeeting(viewer, meeting)) {
+    const desk = document.createElement("a");
+    desk.className = "button console-link";
+    desk.href = consoleUrl(meeting.id);
+    desk.textContent = t("console.link");
+    desk.setAttribute("aria-label", t("console.link_label", { title: meeting.title }));
+    links.append(desk);
+  }
+  if (links.childElementCount > 0) {
+    item.append(links);
   }
   return item;
 }
@@ -96,6 +129,7 @@ export function mountMeetings(elements, onSignedOut) {
   let meetings = null; // last answer, re-rendered on a language switch
   let failure = null;
   let filterId = null;
+  let viewer = null;
   let timer = null;
 
   function render() {
@@ -108,8 +142,8 @@ export function mountMeetings(elements, onSignedOut) {
     }
     const shown = filterId === null ? meetings : meetings.filter((m) => m.id === filterId);
     const { live, upcoming } = splitMeetings(shown);
-    liveList.replaceChildren(...live.map(meetingItem));
-    upcomingList.replaceChildren(...upcoming.map(meetingItem));
+    liveList.replaceChildren(...live.map((m) => meetingItem(m, viewer)));
+    upcomingList.replaceChildren(...upcoming.map((m) => meetingItem(m, viewer)));
     liveEmpty.hidden = live.length > 0;
     upcomingEmpty.hidden = upcoming.length > 0;
   }
@@ -137,8 +171,9 @@ export function mountMeetings(elements, onSignedOut) {
   });
 
   return {
-    async load(id = null) {
+    async load(id = null, who = null) {
       filterId = id;
+      viewer = who;
       meetings = null;
       failure = null;
       render();
