@@ -378,6 +378,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run phonghop twice, without and with the meeting recorded, and report "
         "recording_cpu_overhead_pct (server CPU per forwarded packet, with vs without)",
     )
+    p.add_argument(
+        "--source-size",
+        default="1280x720",
+        help="the publisher's picture, WxH (tests use a small one: encoding 720p once is slow)",
+    )
+    p.add_argument("--source-kbps", type=int, default=2500, help="the source's video bitrate")
+    p.add_argument(
+        "--source-seconds", type=int, default=10, help="length of the looped source clip (s)"
+    )
     p.add_argument("--cache-dir", help="where the encoded source is kept")
     p.add_argument("--keep", action="store_true", help="keep the server's temp dir and logs")
     p.add_argument("--server-log-level", default="WARNING", help="phonghop server log level")
@@ -391,13 +400,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.modes.insert(0, "phonghop")
     if args.subscribers < 2:
         p.error("--subscribers must be at least 2 (one of them decodes)")
+    try:
+        width, height = (int(v) for v in args.source_size.lower().split("x"))
+    except ValueError:
+        p.error(f"--source-size must be WxH, not {args.source_size!r}")
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        p.error("--source-size needs even sides of at least 16 pixels")
+    args.source = SourceParams(
+        width=width, height=height, video_kbps=args.source_kbps, seconds=args.source_seconds
+    )
     return args
 
 
 def main() -> int:
     """Run every SFU asked for and print the JSON line last."""
     args = parse_args()
-    params = SourceParams()
+    params = args.source
     if args.cache_dir:
         os.environ["PHONGHOP_BENCH_CACHE"] = args.cache_dir  # the spawned processes read it
     source = load_or_encode(params, log=log)

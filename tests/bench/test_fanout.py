@@ -79,6 +79,8 @@ def test_frame_key_ignores_the_descriptor_an_sfu_may_rewrite() -> None:
 def test_relay_run_prints_the_result_line_and_packets_flow() -> None:
     command = [sys.executable, str(BENCH / "fanout.py"), "--sfu", "relay"]
     command += ["--subscribers", "2", "--seconds", "3", "--warmup", "2"]
+    # A small source: a fresh machine encodes it in a second, where 720p takes half a minute.
+    command += ["--source-size", "320x180", "--source-kbps", "300", "--source-seconds", "4"]
     done = subprocess.run(
         command,
         capture_output=True,

@@ -3,43 +3,88 @@
 import asyncio
 import fractions
 import math
+import time
 from typing import Any
 
 import numpy
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 from av import AudioFrame, VideoFrame
+
+
+class LiveClock:
+    """Frame times from the wall clock, as a capture device stamps them.
+
+    aiortc's own tracks catch up after a stall by sending the frames they owe in a burst, so
+    on a busy machine a few seconds of media can arrive in less wall-clock time. A camera or
+    microphone never does that: what it missed is gone. Tests that compare media time with
+    elapsed time (recordings) use this clock so that they measure the server, not the load.
+    """
+
+    def __init__(self, rate: int, period: int) -> None:
+        self.rate, self.period = rate, period
+        self._start: float | None = None
+        self._ticks = 0
+
+    async def tick(self) -> int:
+        """Wait for the next frame time; return its timestamp in ``1/rate`` units."""
+        now = time.time()
+        if self._start is None:
+            self._start = now
+            return 0
+        self._ticks += 1
+        due = self._start + self._ticks * self.period / self.rate
+        if due >= now:
+            await asyncio.sleep(due - now)
+        else:  # late: skip the frames a real device would have dropped meanwhile
+            self._ticks += int((now - due) * self.rate / self.period)
+        return self._ticks * self.period
 
 
 class ToneTrack(AudioStreamTrack):
     """A 440 Hz tone (aiortc's AudioStreamTrack is silence, whose audio level is 127)."""
 
-    def __init__(self, amplitude: float = 0.3) -> None:
+    RATE, SAMPLES = 8000, 160  # aiortc's own audio track: 20 ms of 8 kHz mono
+
+    def __init__(self, amplitude: float = 0.3, live: bool = False) -> None:
         super().__init__()
         self.amplitude = amplitude
+        self._clock = LiveClock(self.RATE, self.SAMPLES) if live else None
         self._phase = 0
 
     async def recv(self) -> AudioFrame:
-        frame = await super().recv()
-        samples = frame.samples
-        t = (numpy.arange(samples) + self._phase) / frame.sample_rate
+        if self._clock is None:
+            frame = await super().recv()
+            pts, rate, samples = frame.pts, frame.sample_rate, frame.samples
+        else:
+            if self.readyState != "live":
+                raise MediaStreamError
+            pts, rate, samples = await self._clock.tick(), self.RATE, self.SAMPLES
+            self._phase = pts
+        t = (numpy.arange(samples) + self._phase) / rate
         self._phase += samples
         tone = (self.amplitude * 32767 * numpy.sin(2 * math.pi * 440 * t)).astype(numpy.int16)
         loud = AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
-        loud.sample_rate, loud.pts, loud.time_base = frame.sample_rate, frame.pts, frame.time_base
+        loud.sample_rate, loud.pts, loud.time_base = rate, pts, fractions.Fraction(1, rate)
         return loud
 
 
 class ColourTrack(VideoStreamTrack):
     """A 320x240 picture whose colour changes every frame (cheap to encode, easy to check)."""
 
-    def __init__(self, width: int = 320, height: int = 240) -> None:
+    def __init__(self, width: int = 320, height: int = 240, live: bool = False) -> None:
         super().__init__()
         self.width, self.height = width, height
+        self._clock = LiveClock(90000, 3000) if live else None  # 30 fps
         self._n = 0
 
     async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
+        if self._clock is None:
+            pts, time_base = await self.next_timestamp()
+        else:
+            if self.readyState != "live":
+                raise MediaStreamError
+            pts, time_base = await self._clock.tick(), None
         self._n += 1
         picture = numpy.full((self.height, self.width, 3), self._n % 256, dtype=numpy.uint8)
         frame = VideoFrame.from_ndarray(picture, format="rgb24")
@@ -56,7 +101,9 @@ class Endpoint:
         video: bool = True,
         video_size: tuple[int, int] = (320, 240),
         tone: bool = True,
+        live: bool = False,
     ) -> None:
+        """``live``: sources paced by the wall clock like capture devices (see LiveClock)."""
         # Max-bundle: aiortc's balanced policy loses the second m-section of a kind.
         self.pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -64,10 +111,10 @@ class Endpoint:
         self.sources: dict[str, str] = {}
         self._publish: list[tuple[str, Any]] = []
         if audio:
-            track = ToneTrack() if tone else AudioStreamTrack()  # silence: level 127
+            track = ToneTrack(live=live) if tone else AudioStreamTrack()  # silence: level 127
             self._publish.append(("microphone", self.pc.addTrack(track)))
         if video:
-            self._publish.append(("camera", self.pc.addTrack(ColourTrack(*video_size))))
+            self._publish.append(("camera", self.pc.addTrack(ColourTrack(*video_size, live=live))))
         self.slots: dict[str, dict[str, Any]] = {}
 
     def add_slots(self, audio: int, video: int) -> None:

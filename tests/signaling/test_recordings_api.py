@@ -40,20 +40,23 @@ def ffprobe(path: Path) -> dict[str, Any]:
 
 
 def decode_all(path: Path) -> dict[str, Any]:
-    """Decode every packet of the file; sizes of the video frames, audio frame spans (s)."""
+    """Decode every packet of the file: video packets, sizes of the decoded video frames,
+    audio frame spans (s)."""
     sizes: list[tuple[int, int]] = []
     audio: list[tuple[float, float]] = []
+    video_packets = 0
     with av.open(str(path)) as container:
         for packet in container.demux():
             if packet.size == 0:
                 continue
+            video_packets += packet.stream.type == "video"
             for frame in packet.decode():
                 if packet.stream.type == "video":
                     sizes.append((frame.width, frame.height))
                 else:
                     start = float(frame.pts * frame.time_base)
                     audio.append((start, start + frame.samples / frame.sample_rate))
-    return {"sizes": sizes, "audio": audio}
+    return {"video_packets": video_packets, "sizes": sizes, "audio": audio}
 
 
 def audio_gaps(spans: list[tuple[float, float]]) -> list[float]:
@@ -73,9 +76,10 @@ async def test_chair_records_two_publishers_switching_the_spotlight(
     media_server: Server, media_world: World
 ) -> None:
     w, mid = media_world, media_world.meeting_id
-    chair = await SfuClient.join(media_server, w.tokens["chair"], mid, Endpoint())
+    # Live sources: media time is wall-clock time, as with real cameras (see LiveClock).
+    chair = await SfuClient.join(media_server, w.tokens["chair"], mid, Endpoint(live=True))
     commune = await SfuClient.join(
-        media_server, w.endpoint_tokens[0], mid, Endpoint(video_size=(160, 120))
+        media_server, w.endpoint_tokens[0], mid, Endpoint(video_size=(160, 120), live=True)
     )
     told: list[Any] = []
     commune.sio.on("recording.state", told.append)
@@ -140,7 +144,8 @@ async def test_chair_records_two_publishers_switching_the_spotlight(
         assert sizes[0] == (320, 240) and sizes[-1] == (160, 120), sizes[
             :: max(1, len(sizes) // 20)
         ]
-        assert len(sizes) > 25 * (elapsed - 1.5)  # about 30 fps written, all decodable
+        # Every video packet decodes to a picture (a busy machine may send fewer than 30 fps).
+        assert len(sizes) == decoded["video_packets"] > 10 * elapsed
         spans = decoded["audio"]
         assert spans and abs(spans[-1][1] - elapsed) < 0.5
         assert audio_gaps(spans) == []  # continuous
