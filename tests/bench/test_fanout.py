@@ -105,3 +105,35 @@ def test_relay_run_prints_the_result_line_and_packets_flow() -> None:
         "phonghop_vs_janus_cpu_per_packet",
         "relay_vs_phonghop_cpu_per_frame",
     }
+
+
+def test_recording_runs_alternate_and_the_overhead_is_pooled() -> None:
+    from fanout import record_order, recording_overhead
+
+    assert record_order(1) == [False, True]
+    assert record_order(2) == [False, True, True, False]
+    plain = [
+        {"server_cpu_s": 1.0, "packets_out": 1000},
+        {"server_cpu_s": 3.0, "packets_out": 1000},
+    ]
+    recorded = [{"server_cpu_s": 2.2, "packets_out": 1000}]
+    assert recording_overhead(plain, recorded) == 10.0  # 2.2 ms vs 2.0 ms per packet
+    assert recording_overhead(plain, [{"server_cpu_s": 1.0, "packets_out": 0}]) is None
+
+
+@pytest.mark.timeout(200)
+def test_record_run_reports_the_overhead_and_a_ready_recording() -> None:
+    command = [sys.executable, str(BENCH / "fanout.py"), "--record"]
+    command += ["--record-pairs", "1", "--record-warmup-runs", "0"]
+    command += ["--subscribers", "2", "--seconds", "3", "--warmup", "2"]
+    command += ["--source-size", "320x180", "--source-kbps", "300", "--source-seconds", "4"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=190, cwd=BENCH.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result["runs"]) == {"phonghop", "phonghop_recording"}
+    assert [r["recorded"] for r in result["recording_runs"]] == [False, True]
+    assert isinstance(result["recording_cpu_overhead_pct"], float)
+    recording = result["runs"]["phonghop_recording"]["recording"]
+    assert recording["state"] == "ready" and recording["size"] > 0, recording
+    assert recording["duration_s"] > 3 and len(recording["sha256"]) == 64
+    assert "recording" not in result["runs"]["phonghop"]
