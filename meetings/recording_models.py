@@ -64,4 +64,7 @@ class Recording(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64)
     # Canonical JSON list of the meeting's events during the recording, set when finished.
     timeline_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Canonical JSON list of the per-producer track files (when the server is configured to
+    # write them): name, participant, source, kind, offset, size, duration, SHA-256.
+    tracks_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     deleted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -18,6 +18,7 @@ administrators), deleting is for administrators (or the system's retention).
 import json
 import math
 import re
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -53,7 +54,9 @@ _DELETABLE = FINISHED_STATES | {RecordingState.FAILED.value}
 _MEDIA_TYPE = re.compile(r"(audio|video)/[a-z0-9.+-]+(;[ -~]*)?")
 _MEDIA_TYPE_MAX = 100
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_TRACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(webm|mp4)")
 RECORDINGS_DIR = "recordings"
+TRACKS_SUFFIX = "-tracks"
 
 
 # ---- files --------------------------------------------------------------------------------
@@ -74,9 +77,23 @@ def recording_path(data_dir: Path, file_name: str) -> Path:
     return path
 
 
+def tracks_dir_name(file_name: str) -> str:
+    """Where a recording's per-producer track files go: ``recordings/meeting-3/5-tracks``."""
+    return f"{file_name.rsplit('.', 1)[0]}{TRACKS_SUFFIX}"
+
+
+def track_path(data_dir: Path, file_name: str, track_name: str) -> Path:
+    """The absolute path of one of a recording's track files (``ValueError`` for a bad name)."""
+    if not _TRACK_NAME.fullmatch(track_name):
+        raise ValueError(f"not a track file name: {track_name!r}")
+    return recording_path(data_dir, f"{tracks_dir_name(file_name)}/{track_name}")
+
+
 def remove_file(data_dir: Path, file_name: str) -> bool:
-    """Delete a recording's file (blocking: call it in a thread); False if it was not there."""
+    """Delete a recording's file and its track files (blocking: call it in a thread); False if
+    the file was not there."""
     path = recording_path(data_dir, file_name)
+    shutil.rmtree(recording_path(data_dir, tracks_dir_name(file_name)), ignore_errors=True)
     try:
         path.unlink()
     except FileNotFoundError:
@@ -89,7 +106,41 @@ def remove_file(data_dir: Path, file_name: str) -> bool:
 
 def snapshot(recording: Recording) -> dict[str, Any]:
     """What the audit log records of a recording (the timeline is left out: it is derived)."""
-    return recording.model_dump(mode="json", exclude={"timeline_json"})
+    return {
+        **recording.model_dump(mode="json", exclude={"timeline_json", "tracks_json"}),
+        "tracks": saved_tracks(recording),
+    }
+
+
+def saved_tracks(recording: Recording) -> list[dict[str, Any]]:
+    """The per-producer track files of a finished recording (empty if none were written)."""
+    return json.loads(recording.tracks_json) if recording.tracks_json else []
+
+
+def _checked_tracks(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Track entries as stored: known fields only, names that cannot leave the directory."""
+    out = []
+    for track in tracks:
+        name, sha256 = str(track.get("name", "")), str(track.get("sha256", ""))
+        if not _TRACK_NAME.fullmatch(name) or not _SHA256.fullmatch(sha256):
+            raise InvalidInput("a track file needs a plain name and a SHA-256", name=name)
+        size, duration = int(track.get("size", -1)), float(track.get("duration_s", -1))
+        if size < 0 or not math.isfinite(duration) or duration < 0:
+            raise InvalidInput("a track's size and duration must be non-negative", name=name)
+        offset = track.get("offset_s")
+        out.append(
+            {
+                "name": name,
+                "participant": track.get("participant"),
+                "source": track.get("source"),
+                "kind": track.get("kind"),
+                "offset_s": None if offset is None else round(float(offset), 3),
+                "size": size,
+                "duration_s": round(duration, 3),
+                "sha256": sha256,
+            }
+        )
+    return sorted(out, key=lambda t: (t["offset_s"] is None, t["offset_s"] or 0, t["name"]))
 
 
 def saved_timeline(recording: Recording) -> list[dict[str, Any]] | None:
@@ -277,8 +328,12 @@ async def finish(
     ended_at: datetime | None = None,
     container: str | None = None,
     media_type: str | None = None,
+    tracks: list[dict[str, Any]] | None = None,
 ) -> Recording:
     """Record the finished file's figures and the meeting's timeline during the recording.
+
+    ``tracks``: the per-producer track files written beside it (name, participant, source,
+    kind, offset_s, size, duration_s, sha256), if the server writes them.
 
     ``actor`` None is the system (crash recovery, which passes ``state=INTERRUPTED`` and the
     time the file ends); a person must be allowed to run the meeting. ``container`` and
@@ -291,6 +346,7 @@ async def finish(
         raise InvalidInput("size and duration must be non-negative numbers")
     if not _SHA256.fullmatch(sha256):
         raise InvalidInput("sha256 must be 64 lowercase hexadecimal digits")
+    checked_tracks = _checked_tracks(tracks or [])
     async with _unit_of_work(session):
         recording = await _get(session, recording_id)
         if actor is not None:
@@ -318,6 +374,7 @@ async def finish(
         recording.media_type = new_media_type
         recording.file_name = file_name_for(recording.meeting_id, recording_id, new_container)
         recording.timeline_json = audit.canonical_json(await timeline(session, recording))
+        recording.tracks_json = audit.canonical_json(checked_tracks) if checked_tracks else None
         session.add(recording)
         await session.flush()
         interrupted = state is RecordingState.INTERRUPTED

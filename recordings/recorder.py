@@ -4,7 +4,9 @@ The tap's consumers already make each slot one continuous stream across publishe
 (a video switch waits for a keyframe). The recorder reassembles frames per slot and hands
 them to the file writer. The container follows the codec of the first video it gets (VP8 →
 WebM, H.264 → MP4); audio that arrives before any video is held back briefly so it is not
-lost, and a recording that gets no video at all becomes audio-only.
+lost, and a recording that gets no video at all becomes audio-only. A tap with only an audio
+slot (one producer's track file) is audio-only from the start; one with only a video slot
+has no audio track, and no file at all if its producer never sent a frame.
 """
 
 import asyncio
@@ -51,9 +53,13 @@ class Recorder:
     slots: dict[str, SlotState] = field(default_factory=dict)
     held_audio: list[Frame] = field(default_factory=list)
     closed: bool = False
+    has_video: bool = True
+    has_audio: bool = True
 
     def __post_init__(self) -> None:
         self.start = self.clock()
+        kinds = {slot.kind for slot in self.tap.slots.values()}
+        self.has_video, self.has_audio = "video" in kinds, "audio" in kinds
         self.base.parent.mkdir(parents=True, exist_ok=True)
 
     def on_packet(self, mid: str, kind: str, mime: str, packet: bytes, arrival: float) -> None:
@@ -80,7 +86,7 @@ class Recorder:
         if self.writer is None:
             if kind == "video":
                 self._open(VIDEO_CODECS.get(mime))
-            elif frame.arrival - self.start >= AUDIO_ONLY_AFTER:
+            elif not self.has_video or frame.arrival - self.start >= AUDIO_ONLY_AFTER:
                 self._open(None)
             else:
                 if len(self.held_audio) < HELD_AUDIO_MAX:
@@ -94,7 +100,9 @@ class Recorder:
     def _open(self, video: str | None) -> None:
         self.video = video
         suffix = ".mp4" if video == "h264" else ".webm"
-        self.writer = MediaFileWriter(self.base.with_suffix(suffix), video, True, self.start)
+        self.writer = MediaFileWriter(
+            self.base.with_suffix(suffix), video, self.has_audio, self.start
+        )
         for held in self.held_audio:
             self.writer.write("audio", held)
         self.held_audio.clear()
@@ -108,11 +116,16 @@ class Recorder:
         return self.base.with_suffix(".mp4" if self.video == "h264" else ".webm")
 
     async def close(self) -> dict[str, Any]:
-        """Finish the file (trailer, hash) off the event loop; what was written, JSON-shaped."""
+        """Finish the file (trailer, hash) off the event loop; what was written, JSON-shaped.
+
+        Empty (no ``path``) when a video-only tap never got a frame: there is no file.
+        """
         if self.closed:
             return {}
         self.closed = True
         if self.writer is None:
+            if not self.has_audio:
+                return {}
             self._open(None)  # nothing but (maybe) held audio: still a valid, short file
         assert self.writer is not None
         writer = self.writer

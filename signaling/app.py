@@ -257,6 +257,7 @@ def _signaling_context(state: AppState):  # -> cleanup context
             ),
             ice_servers=lambda key: ice_servers_for(state.settings, key),
             data_dir=state.settings.data_dir,
+            recording_tracks=state.settings.recording_tracks,
         )
         await state.signaling.start()
         if "demo" in state.extras:

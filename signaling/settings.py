@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # Recordings (meetings/recordings.py): deleted this many days after they end, by the
     # housekeeping (audited); 0 keeps them forever.
     recording_retention_days: int = Field(default=0, ge=0)
+    # Also write each producer (camera, microphone, screen) to its own file while a meeting
+    # is recorded, beside the main file: every voice kept separately, for transcripts.
+    recording_tracks: bool = False
 
     login_max_per_account: int = 5
     login_max_per_address: int = 20

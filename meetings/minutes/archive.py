@@ -25,6 +25,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from meetings import recordings
 from meetings.documents.storage import BlobStore
 from meetings.errors import Conflict
 from meetings.minutes import service
@@ -213,6 +214,13 @@ async def _recordings(session: AsyncSession, meeting_id: int) -> list[Listed]:
                 "duration_s": r.duration_s,
                 "size": r.size,
                 "sha256": r.sha256,
+                "tracks": [
+                    {
+                        "file_name": f"{recordings.tracks_dir_name(r.file_name)}/{t['name']}",
+                        **{k: t[k] for k in ("participant", "source", "size", "sha256")},
+                    }
+                    for t in recordings.saved_tracks(r)
+                ],
             },
         )
         for r in (await session.exec(query)).all()

@@ -15,7 +15,12 @@ from meetings.permissions import Action
 from meetings.recording_models import Recording, RecordingState
 from signaling.api.content import file_response
 from signaling.api.registry import RequestContext
-from signaling.api.schemas_recordings import RecordingDeleteIn, RecordingDetailOut, RecordingOut
+from signaling.api.schemas_recordings import (
+    RecordingDeleteIn,
+    RecordingDetailOut,
+    RecordingOut,
+    RecordingTrackOut,
+)
 from signaling.api.table import API
 from signaling.errors import ApiError
 from signaling.logs import get_logger
@@ -97,7 +102,11 @@ async def get_recording(ctx: RequestContext) -> object:
     if timeline is None:
         timeline = await recordings.timeline(ctx.session, recording)
     out = RecordingOut.model_validate(recording).model_dump()
-    return RecordingDetailOut(**out, timeline=timeline)
+    tracks = [
+        RecordingTrackOut(number=n, **track)
+        for n, track in enumerate(recordings.saved_tracks(recording), start=1)
+    ]
+    return RecordingDetailOut(**out, timeline=timeline, tracks=tracks)
 
 
 @API.route(
@@ -127,6 +136,45 @@ async def download_recording(ctx: RequestContext) -> web.FileResponse:
         headers={
             "Content-Type": recording.media_type,
             "Content-Disposition": f"inline; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "private, max-age=0, must-revalidate",
+        },
+    )
+
+
+@API.route(
+    "GET",
+    "/meetings/{meeting_id}/recordings/{recording_id}/tracks/{track_number}",
+    action=Action.MEETING_VIEW,
+    summary="Download one producer's own track file of a finished recording (Range supported)",
+    produces=file_response(
+        "video/webm",
+        "The track: WebM (VP8 and/or Opus) or MP4 (H.264)",
+        {"Content-Disposition": "`attachment` with a file name of the recording and track"},
+    ),
+    tags=TAGS,
+)
+async def download_track(ctx: RequestContext) -> web.FileResponse:
+    """404 for a number the recording's ``tracks`` does not list; 409 unless it is finished."""
+    recording = await _recording(ctx)
+    if recording.state not in PLAYABLE:
+        raise ApiError(409, "conflict", f"the recording is {recording.state}, not playable")
+    tracks = recordings.saved_tracks(recording)
+    number = ctx.params["track_number"]
+    if not 1 <= number <= len(tracks):
+        raise ApiError(404, "not_found", "the recording has no such track")
+    track = tracks[number - 1]
+    data_dir = ctx.state.settings.data_dir
+    path = recordings.track_path(data_dir, recording.file_name, track["name"])
+    if not path.is_file():
+        log.error("recording.track_missing", recording_id=recording.id, file=track["name"])
+        raise ApiError(500, "file_missing", "the track's file is missing")
+    name = f"phien-hop-{recording.meeting_id}-ghi-hinh-{recording.id}-{track['name']}"
+    media_type = "video/mp4" if path.suffix == ".mp4" else "video/webm"  # as the main file's
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": media_type,
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "private, max-age=0, must-revalidate",
         },
     )

@@ -25,11 +25,30 @@ class RecordingOut(BaseModel):
     sha256: str | None
 
 
+class RecordingTrackOut(BaseModel):
+    """One producer's own track file (written when the server sets PHONGHOP_RECORDING_TRACKS)."""
+
+    number: int = Field(description="its number in the download URL .../tracks/{number}")
+    name: str
+    participant: str | None = Field(description="whose it is, e.g. endpoint:3")
+    source: str | None = Field(description="camera, microphone or screen")
+    kind: str | None = Field(description="audio or video")
+    offset_s: float | None = Field(
+        description="where it starts on the recording's timeline (null if filed after a crash)"
+    )
+    size: int
+    duration_s: float
+    sha256: str
+
+
 class RecordingDetailOut(RecordingOut):
     """A recording with its timeline: the meeting's events, in seconds from its start."""
 
     timeline: list[dict[str, Any]] = Field(
         description="{at, kind: agenda|speaker|poll_opened|poll_closed, ...} for playback to jump"
+    )
+    tracks: list[RecordingTrackOut] = Field(
+        default_factory=list, description="each producer's own file, if the server writes them"
     )
 
 

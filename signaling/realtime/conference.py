@@ -15,6 +15,8 @@ the detector picks them up (a few hundred ms), as in last-N systems.
 
 import asyncio
 import itertools
+import re
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,11 +70,30 @@ class ProducerInfo:
 
 
 @dataclass
-class RecorderTap:
-    """The meeting's recorder: a media tap with one video and one audio slot."""
+class TrackTap:
+    """One producer's own track file while the meeting is recorded: a one-slot media tap."""
 
     tap_id: str
+    producer: ProducerInfo
+    name: str  # the file's name without suffix, in the recording's tracks directory
+    offset_s: float  # where it starts on the recording's timeline
+
+
+@dataclass
+class RecorderTap:
+    """The meeting's recorder: a media tap with one video and one audio slot.
+
+    With ``tracks_dir`` set, every producer is also recorded on its own (a tap per producer,
+    from when it appears or the recording starts until it goes away or the recording stops).
+    """
+
+    tap_id: str
+    tracks_dir: str | None = None
+    started: float = field(default_factory=time.monotonic)
     assigned: dict[str, str | None] = field(default_factory=dict)  # mid → producer id
+    tracks: dict[str, TrackTap] = field(default_factory=dict)  # producer id → its tap
+    finished: list[dict[str, Any]] = field(default_factory=list)  # closed tracks' files
+    opened: int = 0
 
 
 RECORDER_SLOTS = {"video": "video", "audio": "audio"}  # the tap's mids are its kinds
@@ -103,6 +124,22 @@ class Conference:
             return None
         found = [p for p in self.producers.values() if p.key == key and p.source == source]
         return max(found, key=lambda p: p.order) if found else None
+
+
+def track_file_stem(key: str, source: str, n: int) -> str:
+    """A track file's name without suffix: who, what, and a counter (``endpoint-3_camera_2``).
+
+    Recovery after a crash reads who and what back from it (``parse_track_file_stem``).
+    """
+    return f"{re.sub(r'[^A-Za-z0-9]', '-', key)}_{re.sub(r'[^a-z]', '', source)}_{n}"
+
+
+def parse_track_file_stem(stem: str) -> tuple[str, str] | None:
+    """(participant key, source) of a track file's name, None if it is not one."""
+    match = re.fullmatch(r"([a-z]+)-(\d+)_([a-z]+)_\d+", stem)
+    if match is None:
+        return None
+    return f"{match[1]}:{match[2]}", match[3]
 
 
 class ConferenceCoordinator:
@@ -255,11 +292,14 @@ class ConferenceCoordinator:
         else:
             self._schedule(conference)
 
-    async def start_recording(self, meeting_id: int, tap_id: str, path: str) -> None:
+    async def start_recording(
+        self, meeting_id: int, tap_id: str, path: str, tracks_dir: str | None = None
+    ) -> None:
         """Attach a recorder to the meeting's router, writing to ``path`` (without suffix).
 
         What it records follows the policy (``recorded``) at every change, as the endpoints'
         slots do. The meeting's router stays open while it records, even with nobody in it.
+        ``tracks_dir``: also write each producer to its own file there.
         """
         conference = await self._conference(meeting_id)
         if conference.recorder is not None:
@@ -273,17 +313,25 @@ class ConferenceCoordinator:
                 "sink": {"path": path},
             },
         )
-        conference.recorder = RecorderTap(tap_id)
+        conference.recorder = RecorderTap(tap_id, tracks_dir)
         await self._apply(conference)
 
     async def stop_recording(self, meeting_id: int) -> dict[str, Any] | None:
-        """Detach the recorder and let it finish its file; what it wrote (None: none ran)."""
+        """Detach the recorder and let it finish its files; what it wrote (None: none ran).
+
+        The main file's summary, with ``tracks``: the per-producer files, if configured.
+        """
         conference = self.conferences.get(meeting_id)
         if conference is None or conference.recorder is None:
             return None
-        tap_id = conference.recorder.tap_id
-        conference.recorder = None
-        summary = await self._request("tap.close", {"tap_id": tap_id})
+        recorder = conference.recorder
+        async with conference.lock:  # not while a policy pass opens or closes a track
+            conference.recorder = None
+        summary = await self._request("tap.close", {"tap_id": recorder.tap_id})
+        for track in list(recorder.tracks.values()):
+            await self._close_track(recorder, track)
+        recorder.tracks.clear()
+        summary["tracks"] = recorder.finished
         if not conference.members:
             await self.end(meeting_id)
         return summary
@@ -454,6 +502,65 @@ class ConferenceCoordinator:
                 log.info("media.record_assign_skipped", reason=exc.message)
                 producer_id = None
             recorder.assigned[mid] = producer_id
+        if recorder.tracks_dir is None:
+            return
+        for producer_id, track in list(recorder.tracks.items()):
+            if producer_id not in conference.producers:
+                del recorder.tracks[producer_id]
+                await self._close_track(recorder, track)
+        for info in list(conference.producers.values()):
+            if info.id not in recorder.tracks:
+                await self._open_track(recorder, conference.router_id, info)
+
+    async def _open_track(self, recorder: RecorderTap, router_id: str, info: ProducerInfo) -> None:
+        """Start ``info``'s own track file: a tap with one slot, fixed on that producer."""
+        assert recorder.tracks_dir is not None
+        recorder.opened += 1
+        track = TrackTap(
+            f"{recorder.tap_id}-track-{recorder.opened}",
+            info,
+            track_file_stem(info.key, info.source, recorder.opened),
+            round(time.monotonic() - recorder.started, 3),
+        )
+        try:
+            await self._request(
+                "tap.create",
+                {
+                    "router_id": router_id,
+                    "tap_id": track.tap_id,
+                    "slots": {info.kind: info.kind},
+                    "sink": {"path": f"{recorder.tracks_dir}/{track.name}"},
+                },
+            )
+        except MediaRefused as exc:
+            log.warning("media.record_track_failed", producer=info.id, reason=exc.message)
+            return
+        recorder.tracks[info.id] = track
+        try:
+            await self.worker.request(
+                "tap.assign", {"tap_id": track.tap_id, "mid": info.kind, "producer_id": info.id}
+            )
+        except MediaError as exc:  # gone meanwhile: the next pass closes the track
+            log.info("media.record_track_skipped", producer=info.id, reason=exc.message)
+
+    async def _close_track(self, recorder: RecorderTap, track: TrackTap) -> None:
+        """Finish a producer's track file and keep what it holds for the recording's row."""
+        try:
+            summary = await self._request("tap.close", {"tap_id": track.tap_id})
+        except MediaRefused as exc:
+            log.warning("media.record_track_close_failed", tap=track.tap_id, reason=exc.message)
+            return
+        if not summary.get("path"):
+            return  # the producer sent nothing while recorded: no file
+        recorder.finished.append(
+            {
+                **summary,
+                "participant": track.producer.key,
+                "source": track.producer.source,
+                "kind": track.producer.kind,
+                "offset_s": track.offset_s,
+            }
+        )
 
     async def _apply_member(self, conference: Conference, member: Member, announce: bool) -> None:
         wanted = self.desired(conference, member)

@@ -74,6 +74,7 @@ class SignalingGateway:
         media_worker: Worker | None = None,
         ice_servers: Callable[[str], list[dict[str, Any]]] = lambda key: [],
         data_dir: Path | None = None,
+        recording_tracks: bool = False,
     ) -> None:
         self.sio = sio
         self.transaction = transaction
@@ -93,6 +94,7 @@ class SignalingGateway:
         self.media = ConferenceCoordinator(self._emit, media_worker)
         self.ice_servers = ice_servers
         self.data_dir = data_dir  # where recordings are written (None: no recording)
+        self.recording_tracks = recording_tracks  # each producer in its own file as well
         self._register()
 
     # ---- life cycle -------------------------------------------------------------------

@@ -35,7 +35,7 @@ from meetings.permissions import Action
 from meetings.recording_models import Recording, RecordingState
 from recordings.probe import file_figures, probe
 from signaling.logs import get_logger
-from signaling.realtime.conference import MediaRefused
+from signaling.realtime.conference import MediaRefused, parse_track_file_stem
 from signaling.realtime.events import Connection, EventSpec
 from signaling.realtime.payloads import MeetingId, Payload
 
@@ -78,10 +78,16 @@ class RecordingDesk:
 
     gateway: "SignalingGateway"
     data_dir: Path | None = None
+    tracks: bool = False  # also write each producer to its own file
 
     def _base(self, recording: Recording) -> Path:
         assert self.data_dir is not None
         return recordings.recording_path(self.data_dir, recording.file_name).with_suffix("")
+
+    def _tracks_dir(self, recording: Recording) -> Path:
+        assert self.data_dir is not None
+        name = recordings.tracks_dir_name(recording.file_name)
+        return recordings.recording_path(self.data_dir, name)
 
     async def start(self, session: "AsyncSession", actor: Actor, meeting: Meeting) -> Recording:
         """Commit a new recording of ``meeting``, then start its recorder; announced."""
@@ -91,7 +97,10 @@ class RecordingDesk:
         recording = await recordings.begin(session, meeting_id, actor, "webm", MEDIA_TYPES["webm"])
         try:
             await self.gateway.media.start_recording(
-                meeting_id, f"recording-{recording.id}", str(self._base(recording))
+                meeting_id,
+                f"recording-{recording.id}",
+                str(self._base(recording)),
+                str(self._tracks_dir(recording)) if self.tracks else None,
             )
         except MediaRefused as exc:
             await recordings.fail(session, recording.id or 0, exc.message)
@@ -123,6 +132,7 @@ class RecordingDesk:
             sha256=str(summary["sha256"]),
             container=container,
             media_type=MEDIA_TYPES.get(container, "application/octet-stream"),
+            tracks=[track_entry(t) for t in summary.get("tracks", [])],
         )
         log.info(
             "recording.stopped",
@@ -132,9 +142,40 @@ class RecordingDesk:
             duration_s=recording.duration_s,
             video_frames=summary.get("video_frames"),
             audio_frames=summary.get("audio_frames"),
+            tracks=len(summary.get("tracks", [])),
         )
         await self.announce(meeting_id, None)
         return recording
+
+    async def _partial_tracks(self, recording: Recording) -> list[dict[str, Any]]:
+        """The track files a dead recorder left, read back from the files themselves."""
+        directory = self._tracks_dir(recording)
+        if not directory.is_dir():
+            return []
+        found = []
+        for path in sorted(directory.iterdir()):
+            if path.suffix not in (".webm", ".mp4"):
+                continue
+            try:
+                probed = await asyncio.to_thread(probe, path)
+                size, sha256 = await asyncio.to_thread(file_figures, path)
+            except Exception as exc:  # one unreadable track does not lose the others
+                log.warning("recording.track_unreadable", file=path.name, error=str(exc))
+                continue
+            who = parse_track_file_stem(path.stem)
+            found.append(
+                {
+                    "name": path.name,
+                    "participant": who[0] if who else None,
+                    "source": who[1] if who else None,
+                    "kind": "audio" if who and who[1] == "microphone" else "video",
+                    "offset_s": None,  # known only to the recorder that died
+                    "size": size,
+                    "duration_s": probed.duration,
+                    "sha256": sha256,
+                }
+            )
+        return found
 
     async def _file_partial(
         self, session: "AsyncSession", recording: Recording, actor: Actor | None
@@ -168,6 +209,7 @@ class RecordingDesk:
             ended_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
             container=container,
             media_type=MEDIA_TYPES.get(container, "application/octet-stream"),
+            tracks=await self._partial_tracks(recording),
         )
         log.info("recording.filed_partial", recording_id=recording.id, duration_s=probed.duration)
         await self.announce(meeting_id, None)
@@ -235,6 +277,20 @@ class RecordingDesk:
             return {"recording": recordings.snapshot(recording)}
 
 
+def track_entry(summary: dict[str, Any]) -> dict[str, Any]:
+    """A closed track tap's summary → the track as the recording's row keeps it."""
+    return {
+        "name": Path(str(summary["path"])).name,
+        "participant": summary.get("participant"),
+        "source": summary.get("source"),
+        "kind": summary.get("kind"),
+        "offset_s": summary.get("offset_s"),
+        "size": int(summary["size"]),
+        "duration_s": float(summary["duration"]),
+        "sha256": str(summary["sha256"]),
+    }
+
+
 _DESKS: "weakref.WeakKeyDictionary[SignalingGateway, RecordingDesk]" = weakref.WeakKeyDictionary()
 
 
@@ -242,7 +298,7 @@ def desk_of(gateway: "SignalingGateway") -> RecordingDesk:
     """The recording desk of ``gateway`` (made by ``install``; made here for one built without)."""
     desk = _DESKS.get(gateway)
     if desk is None:
-        desk = _DESKS[gateway] = RecordingDesk(gateway, gateway.data_dir)
+        desk = _DESKS[gateway] = RecordingDesk(gateway, gateway.data_dir, gateway.recording_tracks)
     return desk
 
 

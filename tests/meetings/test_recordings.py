@@ -537,6 +537,47 @@ def test_file_names_stay_inside_the_recordings_directory(tmp_path):
         with pytest.raises(ValueError):
             recordings.recording_path(data_dir, bad)
     assert recordings.remove_file(data_dir, "recordings/meeting-3/5.webm") is False
+    track = recordings.track_path(
+        data_dir, "recordings/meeting-3/5.webm", "account-2_camera_1.webm"
+    )
+    assert track == (data_dir / "recordings/meeting-3/5-tracks/account-2_camera_1.webm").resolve()
+    for bad in ("../5.webm", "a/b.webm", ".webm", "x.txt", "x.webm/.."):
+        with pytest.raises(ValueError):
+            recordings.track_path(data_dir, "recordings/meeting-3/5.webm", bad)
+    # Removing a recording removes its track files with it.
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"main")
+    track.parent.mkdir()
+    track.write_bytes(b"track")
+    assert recordings.remove_file(data_dir, "recordings/meeting-3/5.webm") is True
+    assert not path.exists() and not track.parent.exists()
+
+
+async def test_track_files_are_stored_with_the_recording_and_bad_ones_refused(sessions, org):
+    mid = (await add_meeting(sessions, org)).id or 0
+    recording = await _begin(sessions, org, mid)
+    track = {
+        "name": "endpoint-4_microphone_2.webm",
+        "participant": "endpoint:4",
+        "source": "microphone",
+        "kind": "audio",
+        "offset_s": 12.3456,
+        "size": 4096,
+        "duration_s": 30.0,
+        "sha256": "ab" * 32,
+    }
+    for bad in ({"name": "../../secret_key.webm"}, {"sha256": "nope"}, {"size": -1}):
+        with pytest.raises(InvalidInput):
+            await _finish(sessions, org, recording.id or 0, tracks=[{**track, **bad}])
+    async with sessions() as s:
+        row = await s.get(Recording, recording.id)
+        assert row is not None and row.state == "recording" and row.tracks_json is None
+    camera = {**track, "name": "account-2_camera_1.webm", "offset_s": 0.0, "kind": "video"}
+    done = await _finish(sessions, org, recording.id or 0, tracks=[track, camera])
+    assert [t["name"] for t in recordings.saved_tracks(done)] == [camera["name"], track["name"]]
+    assert recordings.saved_tracks(done)[1]["offset_s"] == 12.346
+    [stopped] = await _audit(sessions, mid, "recording.stopped")
+    assert len(json.loads(stopped.after_json)["tracks"]) == 2
 
 
 # ---- the archive -----------------------------------------------------------------------------
@@ -560,6 +601,20 @@ async def test_the_archive_manifest_lists_finished_recordings_with_their_hashes(
         size=len(video),
         duration_s=5400.0,
         sha256=digest,
+        tracks_json=json.dumps(
+            [
+                {
+                    "name": "endpoint-4_microphone_1.webm",
+                    "participant": "endpoint:4",
+                    "source": "microphone",
+                    "kind": "audio",
+                    "offset_s": 3.5,
+                    "size": 999,
+                    "duration_s": 60.0,
+                    "sha256": "ef" * 32,
+                }
+            ]
+        ),
     )
     await _insert(sessions, mid, state="deleted", started_at=start, sha256="cd" * 32)
     await _insert(sessions, mid, state="failed", started_at=start)
@@ -581,6 +636,16 @@ async def test_the_archive_manifest_lists_finished_recordings_with_their_hashes(
             "duration_s": 5400.0,
             "size": len(video),
             "sha256": digest,
+            "tracks": [
+                {
+                    "file_name": kept.file_name.replace(".webm", "-tracks/")
+                    + "endpoint-4_microphone_1.webm",
+                    "participant": "endpoint:4",
+                    "source": "microphone",
+                    "size": 999,
+                    "sha256": "ef" * 32,
+                }
+            ],
         }
     ]
     # Listed, not bundled: the video is neither a member of the ZIP nor a line to check.

@@ -2,6 +2,7 @@
 server answers (SQLite and PostgreSQL): every declared status is provoked, every declared header
 is looked for, and every route seen answering with a stream must have declared it."""
 
+import asyncio
 import functools
 import types
 import typing
@@ -22,9 +23,12 @@ from signaling.api.registry import Api as Registry
 from signaling.api.registry import RouteSpec
 from signaling.api.schemas_documents import DocumentForm, DocumentOut, PublishIn
 from signaling.api.table import API
-from tests.harness import Api, Server, World, build_world, make_settings
+from signaling.realtime.recording_events import desk_of
+from tests.harness import Api, Server, World, build_world, make_settings, wait_for
+from tests.media.peers import Endpoint
 from tests.meetings.documents_samples import text_pdf
 from tests.signaling.helpers_authz import assert_error
+from tests.signaling.test_media_signaling import SfuClient
 
 PDF = "application/pdf"
 RANGED = {"200", "206", "304", "412", "416"}  # what web.FileResponse answers besides errors
@@ -39,6 +43,10 @@ FILE_ROUTES = {
     ("get", "/meetings/{meeting_id}/calendar.ics"): ("text/calendar", {"200"}),
     ("get", "/meetings/{meeting_id}/archive.zip"): ("application/zip", {"200"}),
     ("get", "/meetings/{meeting_id}/recordings/{recording_id}/file"): ("video/webm", RANGED),
+    ("get", "/meetings/{meeting_id}/recordings/{recording_id}/tracks/{track_number}"): (
+        "video/webm",
+        RANGED,
+    ),
 }
 # (method, path) -> the multipart parts it accepts (text parts besides the file)
 UPLOADS = {
@@ -177,13 +185,22 @@ async def files(server: Server, http: aiohttp.ClientSession) -> Files:
         f"/meetings/{mid}/minutes/approve", {"version": sub["version"]}
     )
     assert status == 200 and done["state"] == "approved", done
-    # A recording (of a meeting nobody's media is in yet: a short, valid audio-only WebM).
+    # A recording of the chair's microphone (audio only: cheap), with its own track file.
     status, body = await api["chair"].post(f"/meetings/{mid}/start")
     assert status == 200, body
-    status, recording = await api["chair"].post(f"/meetings/{mid}/recording")
-    assert status == 201, recording
-    status, body = await api["chair"].request("DELETE", f"/meetings/{mid}/recording")
-    assert status == 200 and body["state"] == "ready", body
+    desk_of(server.state.signaling).tracks = True  # as PHONGHOP_RECORDING_TRACKS=true does
+    voice = await SfuClient.join(server, w.tokens["chair"], mid, Endpoint(video=False))
+    try:
+        await wait_for(lambda: server.state.signaling.media.conferences[mid].producers, within=10)
+        status, recording = await api["chair"].post(f"/meetings/{mid}/recording")
+        assert status == 201, recording
+        await asyncio.sleep(0.5)
+        status, body = await api["chair"].request("DELETE", f"/meetings/{mid}/recording")
+        assert status == 200 and body["state"] == "ready", body
+        status, body = await api["chair"].get(f"/meetings/{mid}/recordings/{recording['id']}")
+        assert status == 200 and len(body["tracks"]) == 1, body
+    finally:
+        await voice.close()
     ids = {
         "meeting_id": mid,
         "document_id": doc,
@@ -193,6 +210,7 @@ async def files(server: Server, http: aiohttp.ClientSession) -> Files:
         "account_id": w.accounts["delegate"],
         "endpoint_id": w.endpoints[0],
         "recording_id": recording["id"],
+        "track_number": 1,
     }
     return Files(w, api, ids)
 

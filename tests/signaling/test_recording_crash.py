@@ -24,6 +24,7 @@ async def test_a_killed_server_leaves_a_playable_recording_that_restart_files(
     env = {
         "PHONGHOP_ADMIN_PASSWORD": settings.admin_password or "",
         "PHONGHOP_LOG_LEVEL": "WARNING",
+        "PHONGHOP_RECORDING_TRACKS": "true",  # the per-producer files are recovered too
     }
     process = ServerProcess(free_port(), env, ["--data-dir", str(data_dir)])
     clients: list[SfuClient] = []
@@ -50,7 +51,8 @@ async def test_a_killed_server_leaves_a_playable_recording_that_restart_files(
             process.proc.kill()
 
     # What the killed process left: a WebM that plays up to its last second or two.
-    [partial] = list((data_dir / "recordings" / f"meeting-{mid}").iterdir())
+    folder = data_dir / "recordings" / f"meeting-{mid}"
+    [partial] = list(folder.glob("*.webm"))
     probed = ffprobe(partial)
     assert sorted(s["codec_name"] for s in probed["streams"]) == ["opus", "vp8"], probed
     decoded = decode_all(partial)
@@ -70,6 +72,16 @@ async def test_a_killed_server_leaves_a_playable_recording_that_restart_files(
             assert filed["stopped_by"] == "system" and filed["duration_s"] >= 2.0
             assert filed["size"] == partial.stat().st_size
             assert filed["sha256"] == hashlib.sha256(partial.read_bytes()).hexdigest()
+            # The chair's own track files, read back from what the dead recorder left.
+            status, detail = await chair.get(f"/api/v1/meetings/{mid}/recordings/{filed['id']}")
+            assert status == 200, detail
+            chair_key = f"account:{world.accounts['chair']}"
+            tracks = {(t["participant"], t["source"]): t for t in detail["tracks"]}
+            assert set(tracks) == {(chair_key, "camera"), (chair_key, "microphone")}, tracks
+            for track in tracks.values():
+                data = (folder / f"{started['id']}-tracks" / track["name"]).read_bytes()
+                assert track["sha256"] == hashlib.sha256(data).hexdigest()
+                assert track["offset_s"] is None and track["duration_s"] >= 2.0, track
             # The meeting can be recorded again.
             status, again = await chair.post(f"/api/v1/meetings/{mid}/recording")
             assert status == 201 and again["id"] != started["id"], again

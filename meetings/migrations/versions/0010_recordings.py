@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("duration_s", sa.Float(), nullable=True),
         sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("timeline_json", sa.Text(), nullable=True),
+        sa.Column("tracks_json", sa.Text(), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["meeting_id"], ["meeting.id"]),
         sa.PrimaryKeyConstraint("id"),
