@@ -3,7 +3,8 @@
 Nothing is decoded or encoded: each frame becomes an ``av.Packet`` with its timestamps and is
 muxed as it is. Stream parameters (picture size, H.264 parameter sets) are read from the
 bitstream headers of the first keyframe, so the file header waits for it; audio that comes
-first is held (boundedly) until then.
+first is held (boundedly) until then. A file may hold several Opus tracks (the first is the
+one players play); each is continuous from 0 to the end of the file.
 
 Crash safety: the file on disk is playable up to its last complete cluster or fragment at any
 moment, so a kill -9 loses a second or two. WebM is written in Matroska's normal (not "live")
@@ -15,7 +16,9 @@ is closed. Clusters are cut every second and flushed to the OS. H.264 goes to a 
 
 from __future__ import annotations
 
+import heapq
 import io
+import itertools
 import logging
 import struct
 from collections import deque
@@ -24,7 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-from av.stream import Stream
+from av.stream import Disposition, Stream
 
 from recordings.depacketize import H264_PPS, H264_SPS, Frame, h264_nal_units, vp8_is_keyframe
 from recordings.probe import file_figures
@@ -35,15 +38,17 @@ VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000
 OPUS_SILENCE = b"\xf8\xff\xfe"  # CELT, full band, 20 ms, one frame: digital silence
 OPUS_SILENCE_SAMPLES = 960
-# The header waits for the first video keyframe; audio is kept meanwhile, up to ~10 s of it.
+# The header waits for the first video keyframe; audio is kept meanwhile, up to ~10 s of it
+# per track.
 MAX_PENDING_AUDIO = 500
 # A track's RTP clock is trusted while it stays within this of the arrival times; beyond it
 # (a stream restart, a broken rewrite) the track is re-anchored at the arrival time.
 RESYNC_SECONDS = 2.0
-# When video runs this far ahead of the audio, the audio has a gap (nobody's audio is being
-# forwarded): fill it with silence now, so the file stays interleaved and continuous even if
-# the process dies in the middle of a long silence.
+# When video (or another audio track) runs this far ahead of an audio track, that track has a
+# gap (nobody's audio is being forwarded on it): fill it with silence now, so the file stays
+# interleaved and continuous even if the process dies in the middle of a long silence.
 AUDIO_LAG_SECONDS = 1.0
+_AUDIO_LAG = round(AUDIO_LAG_SECONDS * AUDIO_CLOCK)
 DEFAULT_FRAME_INTERVAL = VIDEO_CLOCK // 30
 
 CONTAINERS = {"vp8": "webm", "h264": "mp4", None: "webm"}
@@ -255,6 +260,20 @@ class _Clock:
         return arrival
 
 
+class _AudioTrack:
+    """One Opus track of the file and where it stands; all positions in 1/48000 s."""
+
+    __slots__ = ("clock", "end", "in_gap", "pending", "stream", "title")
+
+    def __init__(self, title: str | None) -> None:
+        self.title = title
+        self.stream: Stream | None = None  # made with the file header
+        self.clock = _Clock(AUDIO_CLOCK)
+        self.end = 0  # where the next packet starts
+        self.in_gap = False  # the last thing muxed was filling silence
+        self.pending: deque[Frame] = deque()  # frames that came before the file header
+
+
 def _rescale(value: int, rate: int, time_base: Fraction) -> int:
     """``value`` in 1/``rate`` units → the nearest integer in ``time_base`` units."""
     return round(Fraction(value, rate) / time_base)
@@ -264,18 +283,31 @@ class MediaFileWriter:
     """Remuxes frames into one file with PyAV; no decoding, no encoding.
 
     ``video`` "vp8" → WebM (VP8 + Opus), "h264" → MP4 (H.264 + Opus), None → audio only
-    (WebM/Opus). ``start`` is the caller's monotonic time at which the recording began: a
-    track's first frame is placed at its arrival after ``start``, later ones by their RTP
-    timestamps. The audio track is kept continuous (gaps filled with Opus silence) from 0
-    to the end of the video.
+    (WebM/Opus). With ``audio`` the file has ``audio_tracks`` Opus tracks, titled by
+    ``audio_titles`` if given; track 0 is the default one. ``start`` is the caller's
+    monotonic time at which the recording began: a track's first frame is placed at its
+    arrival after ``start``, later ones by their RTP timestamps. Every audio track is kept
+    continuous (gaps filled with Opus silence) from 0 to the end of the file.
     """
 
-    def __init__(self, path: Path, video: str | None, audio: bool, start: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        video: str | None,
+        audio: bool,
+        start: float,
+        audio_tracks: int = 1,
+        audio_titles: list[str] | None = None,
+    ) -> None:
         """Prepare to write ``path``; nothing is written before the first usable frame."""
         if video not in CONTAINERS:
             raise ValueError(f"no container for video {video!r}")
         if video is None and not audio:
             raise ValueError("a recording needs video or audio")
+        if audio_tracks < 1:
+            raise ValueError(f"audio_tracks must be at least 1, not {audio_tracks}")
+        if audio_titles is not None and len(audio_titles) != audio_tracks:
+            raise ValueError(f"{len(audio_titles)} audio titles for {audio_tracks} tracks")
         if not Path(path).parent.is_dir():
             raise FileNotFoundError(f"no directory for {path}")
         self.path = Path(path)
@@ -284,37 +316,36 @@ class MediaFileWriter:
         self.start = start
         self.container = CONTAINERS[video]
         self.video_frames = 0
+        # Audio counters are totals over all audio tracks.
         self.audio_frames = 0
-        self.gaps_filled = 0  # runs of silence put in the audio track
+        self.gaps_filled = 0  # runs of silence put in an audio track
         self.silence_frames = 0
         self.dropped_frames = 0  # video before the first keyframe, audio beyond the pending bound
         self.bad_frames = 0
         self._output: av.container.OutputContainer | None = None
         self._video_stream: Stream | None = None
-        self._audio_stream: Stream | None = None
-        self._pending_audio: deque[Frame] = deque()
+        titles = audio_titles or [None] * audio_tracks
+        self._audio: list[_AudioTrack] = [_AudioTrack(t) for t in titles] if audio else []
         self._video_clock = _Clock(VIDEO_CLOCK)
-        self._audio_clock = _Clock(AUDIO_CLOCK)
         self._video_position: int | None = None  # 1/90000 s
         self._video_pts = -1  # in the video stream's time base, kept strictly increasing
         self._frame_interval = DEFAULT_FRAME_INTERVAL
-        self._audio_end = 0  # 1/48000 s: where the next audio packet starts
-        self._in_gap = False
         self._closed = False
         self._summary: FileSummary | None = None
 
     # -- writing ------------------------------------------------------------------------
 
-    def write(self, kind: str, frame: Frame) -> None:
-        """Add one frame of the "video" or "audio" track. Never raises for a bad frame."""
+    def write(self, kind: str, frame: Frame, track: int = 0) -> None:
+        """Add one frame of the "video" track or of audio track ``track`` (0-based; video
+        ignores it). Never raises for a bad frame; a track that does not exist is one."""
         if self._closed:
             self._bad(kind, "written after close")
             return
         try:
             if kind == "video" and self.video is not None:
                 self._write_video(frame)
-            elif kind == "audio" and self.audio:
-                self._write_audio(frame)
+            elif kind == "audio" and self.audio and 0 <= track < len(self._audio):
+                self._write_audio(self._audio[track], frame)
             else:
                 self._bad(kind, "no such track in this recording")
         except Exception as exc:  # one bad frame must not end the recording
@@ -351,59 +382,67 @@ class MediaFileWriter:
         self._video_pts = pts
         self._video_position = max(position, self._video_position or 0)
         self.video_frames += 1
-        if self._audio_stream is not None:
-            lag = round(AUDIO_LAG_SECONDS * AUDIO_CLOCK)
-            horizon = self._video_position * AUDIO_CLOCK // VIDEO_CLOCK - lag
-            self._silence((horizon - self._audio_end) // OPUS_SILENCE_SAMPLES)
+        self._keep_up(self._video_position * AUDIO_CLOCK // VIDEO_CLOCK)
 
-    def _write_audio(self, frame: Frame) -> None:
+    def _write_audio(self, track: _AudioTrack, frame: Frame) -> None:
         samples = opus_samples(frame.data)
         if not samples:
             self._bad("audio", "not an Opus packet")
             return
         if self._output is None and self.video is not None:
-            if len(self._pending_audio) >= MAX_PENDING_AUDIO:
-                self._pending_audio.popleft()
+            # Bounded per track, so that one talkative track cannot push out another's audio.
+            if len(track.pending) >= MAX_PENDING_AUDIO:
+                track.pending.popleft()
                 self.dropped_frames += 1
-            self._pending_audio.append(frame)
+            track.pending.append(frame)
             return
         if self._output is None and not self._open(None):
             self._bad("audio", "cannot open the file")
             return
-        self._put_audio(frame, samples)
+        self._put_audio(track, frame, samples)
 
-    def _put_audio(self, frame: Frame, samples: int) -> None:
-        """Place an Opus packet right after the previous one, filling a gap with silence."""
-        stream = self._audio_stream
-        assert stream is not None and stream.time_base is not None
-        expected = self._audio_clock.place(frame.timestamp, self._arrival(frame, AUDIO_CLOCK))
-        gap = expected - self._audio_end
+    def _put_audio(self, track: _AudioTrack, frame: Frame, samples: int) -> None:
+        """Place an Opus packet right after the track's previous one, filling a gap with
+        silence."""
+        expected = track.clock.place(frame.timestamp, self._arrival(frame, AUDIO_CLOCK))
+        gap = expected - track.end
         if gap >= OPUS_SILENCE_SAMPLES // 2:
             # Whole 20 ms silence packets; the packet then lands within 10 ms of its place.
-            self._silence((gap + OPUS_SILENCE_SAMPLES // 2) // OPUS_SILENCE_SAMPLES)
+            self._silence(track, (gap + OPUS_SILENCE_SAMPLES // 2) // OPUS_SILENCE_SAMPLES)
         # Anything shorter, or an overlap, is absorbed by playing the packet right after the
         # previous one: the track stays continuous and strictly increasing.
-        self._mux_audio(frame.data, samples)
-        self._in_gap = False
+        self._mux_audio(track, frame.data, samples)
+        track.in_gap = False
         self.audio_frames += 1
+        # The other tracks follow this one as they follow the video: without it a track that
+        # is silent while the video stalls (or in an audio-only file) would get no packet
+        # until close, and a crash would leave it empty.
+        self._keep_up(track.end)
 
-    def _silence(self, count: int) -> None:
+    def _keep_up(self, lead: int) -> None:
+        """Fill with silence every audio track more than AUDIO_LAG_SECONDS behind ``lead``."""
+        horizon = lead - _AUDIO_LAG
+        for track in self._audio:
+            if horizon - track.end >= OPUS_SILENCE_SAMPLES:
+                self._silence(track, (horizon - track.end) // OPUS_SILENCE_SAMPLES)
+
+    def _silence(self, track: _AudioTrack, count: int) -> None:
         if count <= 0:
             return
-        if not self._in_gap:
+        if not track.in_gap:
             self.gaps_filled += 1
-            self._in_gap = True
+            track.in_gap = True
         for _ in range(count):
-            self._mux_audio(OPUS_SILENCE, OPUS_SILENCE_SAMPLES)
+            self._mux_audio(track, OPUS_SILENCE, OPUS_SILENCE_SAMPLES)
             self.silence_frames += 1
 
-    def _mux_audio(self, data: bytes, samples: int) -> None:
-        stream = self._audio_stream
+    def _mux_audio(self, track: _AudioTrack, data: bytes, samples: int) -> None:
+        stream = track.stream
         assert stream is not None and stream.time_base is not None
-        pts = _rescale(self._audio_end, AUDIO_CLOCK, stream.time_base)
-        duration = _rescale(self._audio_end + samples, AUDIO_CLOCK, stream.time_base) - pts
+        pts = _rescale(track.end, AUDIO_CLOCK, stream.time_base)
+        duration = _rescale(track.end + samples, AUDIO_CLOCK, stream.time_base) - pts
         self._mux(stream, data, pts, duration, True)
-        self._audio_end += samples
+        track.end += samples
 
     def _mux(self, stream: Stream, data: bytes, pts: int, duration: int, key: bool) -> None:
         assert self._output is not None and stream.time_base is not None
@@ -444,23 +483,55 @@ class MediaFileWriter:
                 context.height = height
                 if extradata is not None:
                     context.extradata = extradata
-            if self.audio:
-                self._audio_stream = self._stream(output, "opus", Fraction(1, AUDIO_CLOCK))
-                context = self._audio_stream.codec_context
+            for track in self._audio:
+                track.stream = self._stream(output, "opus", Fraction(1, AUDIO_CLOCK))
+                context = track.stream.codec_context
                 context.sample_rate = AUDIO_CLOCK
                 context.layout = "stereo"
                 context.extradata = opus_head()
+                if track.title is not None:
+                    track.stream.metadata["title"] = track.title
+                    if self.container == "mp4":
+                        # MP4 keeps "title" in a udta "name" box that older readers (Debian's
+                        # ffprobe 5) skip; they show the handler name instead.
+                        track.stream.metadata["handler_name"] = track.title
+            if len(self._audio) > 1:
+                self._mark_default(self._video_stream, self._audio[0].stream)
             output.start_encoding()
         except Exception:
             output.close()
-            self._video_stream = self._audio_stream = None
+            self._video_stream = None
+            for track in self._audio:
+                track.stream = None
             raise
         self._output = output
         log.info("recording %s: header written (%s)", self.path.name, self.container)
-        pending, self._pending_audio = self._pending_audio, deque()
-        for frame in pending:
-            self._put_audio(frame, opus_samples(frame.data))
+        # The held audio goes in in arrival order across tracks, so that the tracks advance
+        # together and the muxer can interleave them.
+        held = heapq.merge(
+            *(zip(itertools.repeat(track), track.pending) for track in self._audio),
+            key=lambda item: item[1].arrival,
+        )
+        for track, frame in held:
+            self._put_audio(track, frame, opus_samples(frame.data))
+        for track in self._audio:
+            track.pending.clear()
         return True
+
+    def _mark_default(self, *defaults: Stream | None) -> None:
+        """Make ``defaults`` the only streams players pick by themselves.
+
+        Only with several audio tracks, so that a file with one stays exactly as it was.
+        FFmpeg's Matroska muxer writes FlagDefault from the disposition as it is (a new
+        stream has none, so without this no WebM track is marked default); its MP4 muxer
+        enables the first track of each type when none is marked.
+        """
+        for track in self._audio:
+            assert track.stream is not None
+            track.stream.disposition = Disposition(0)
+        for stream in defaults:
+            if stream is not None:
+                stream.disposition = Disposition.default
 
     def _stream(
         self, output: av.container.OutputContainer, codec: str, time_base: Fraction
@@ -484,11 +555,12 @@ class MediaFileWriter:
     # -- the end -------------------------------------------------------------------------
 
     def close(self) -> FileSummary:
-        """Finish the file (audio padded to the video's end, cues/index written) and describe it.
+        """Finish the file (every audio track padded to one end, cues/index written) and
+        describe it.
 
         Idempotent. If no video keyframe came, the file has the audio only (20 ms of silence
-        if there was none). If nothing can be written (video only, no keyframe), there is no
-        file and the summary says size 0.
+        in a track that got none). If nothing can be written (video only, no keyframe), there
+        is no file and the summary says size 0.
         """
         if self._summary is not None:
             return self._summary
@@ -497,14 +569,7 @@ class MediaFileWriter:
             if self._output is None and self.audio:
                 self._open(None)  # no keyframe came: keep the audio that did
             if self._output is not None:
-                if self._audio_stream is not None and self._video_position is not None:
-                    video_end = self._video_position + self._frame_interval
-                    missing = video_end * AUDIO_CLOCK // VIDEO_CLOCK - self._audio_end
-                    self._silence(-(-missing // OPUS_SILENCE_SAMPLES))  # round up
-                if self._audio_stream is not None and self._audio_end == 0:
-                    # Not one frame came. FFmpeg's Matroska muxer writes a broken file
-                    # without any packet, so the file gets 20 ms of silence.
-                    self._silence(1)
+                self._pad_audio()
                 self._output.close()
         except Exception:
             log.exception("recording %s: could not finish the file", self.path.name)
@@ -520,10 +585,25 @@ class MediaFileWriter:
         )
         return self._summary
 
+    def _pad_audio(self) -> None:
+        """Pad every audio track with silence to the same end: that of the video or of the
+        longest audio track, whichever is later (each within one 20 ms packet past it)."""
+        end = max(track.end for track in self._audio) if self._audio else 0
+        if self._video_position is not None:
+            video_end = self._video_position + self._frame_interval
+            end = max(end, video_end * AUDIO_CLOCK // VIDEO_CLOCK)
+        for track in self._audio:
+            self._silence(track, -(-(end - track.end) // OPUS_SILENCE_SAMPLES))  # round up
+            if track.end == 0:
+                # Not one frame came. FFmpeg's Matroska muxer writes a broken file without
+                # any packet, so the track gets 20 ms of silence.
+                self._silence(track, 1)
+
     def _summarise(self) -> FileSummary:
         size, sha256 = file_figures(self.path)
         video_end = 0.0
         if self._video_position is not None:
             video_end = (self._video_position + self._frame_interval) / VIDEO_CLOCK
-        duration = max(video_end, self._audio_end / AUDIO_CLOCK) if size else 0.0
+        audio_end = max((track.end for track in self._audio), default=0) / AUDIO_CLOCK
+        duration = max(video_end, audio_end) if size else 0.0
         return FileSummary(self.path, size, sha256, duration, self.container)

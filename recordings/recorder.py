@@ -51,16 +51,24 @@ class Recorder:
     writer: MediaFileWriter | None = None
     video: str | None = None
     slots: dict[str, SlotState] = field(default_factory=dict)
-    held_audio: list[Frame] = field(default_factory=list)
+    held_audio: list[tuple[int, Frame]] = field(default_factory=list)
     closed: bool = False
     has_video: bool = True
-    has_audio: bool = True
+    audio_tracks: dict[str, int] = field(default_factory=dict)  # audio slot mid → track
 
     def __post_init__(self) -> None:
         self.start = self.clock()
-        kinds = {slot.kind for slot in self.tap.slots.values()}
-        self.has_video, self.has_audio = "video" in kinds, "audio" in kinds
+        self.has_video = any(slot.kind == "video" for slot in self.tap.slots.values())
+        # One audio track per audio slot, in the tap's slot order: the first is the one
+        # players play (the floor), the others keep the other voices the room hears.
+        audio = [mid for mid, slot in self.tap.slots.items() if slot.kind == "audio"]
+        self.audio_tracks = {mid: n for n, mid in enumerate(audio)}
         self.base.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def has_audio(self) -> bool:
+        """Whether the tap has an audio slot (the file an audio track)."""
+        return bool(self.audio_tracks)
 
     def on_packet(self, mid: str, kind: str, mime: str, packet: bytes, arrival: float) -> None:
         """One forwarded packet of a slot (called on the media hot path: never blocks long)."""
@@ -79,32 +87,41 @@ class Recorder:
         if state.assembler.needs_keyframe and arrival - state.asked_at >= KEYFRAME_ASK_INTERVAL:
             state.asked_at = arrival
             self.tap.request_keyframe(mid)
+        track = self.audio_tracks.get(mid, 0)
         for frame in frames:
-            self._frame(kind, mime, frame)
+            self._frame(kind, mime, frame, track)
 
-    def _frame(self, kind: str, mime: str, frame: Frame) -> None:
+    def _frame(self, kind: str, mime: str, frame: Frame, track: int) -> None:
         if self.writer is None:
             if kind == "video":
                 self._open(VIDEO_CODECS.get(mime))
             elif not self.has_video or frame.arrival - self.start >= AUDIO_ONLY_AFTER:
                 self._open(None)
             else:
-                if len(self.held_audio) < HELD_AUDIO_MAX:
-                    self.held_audio.append(frame)
+                if len(self.held_audio) < HELD_AUDIO_MAX * len(self.audio_tracks):
+                    self.held_audio.append((track, frame))
                 return
         assert self.writer is not None
         if kind == "video" and VIDEO_CODECS.get(mime) != self.video:
             return
-        self.writer.write(kind, frame)
+        self.writer.write(kind, frame, track)
 
     def _open(self, video: str | None) -> None:
         self.video = video
         suffix = ".mp4" if video == "h264" else ".webm"
         self.writer = MediaFileWriter(
-            self.base.with_suffix(suffix), video, self.has_audio, self.start
+            self.base.with_suffix(suffix),
+            video,
+            self.has_audio,
+            self.start,
+            audio_tracks=max(1, len(self.audio_tracks)),
+            # Titles only tell several tracks apart (a producer's own file has one).
+            audio_titles=audio_titles(len(self.audio_tracks))
+            if len(self.audio_tracks) > 1
+            else None,
         )
-        for held in self.held_audio:
-            self.writer.write("audio", held)
+        for track, held in self.held_audio:
+            self.writer.write("audio", held, track)
         self.held_audio.clear()
         log.info("recording.file_opened path=%s video=%s", self.writer_path, video)
 
@@ -142,6 +159,11 @@ class Recorder:
             "gaps_filled": writer.gaps_filled,
             "foreign_packets": sum(s.foreign for s in self.slots.values()),
         }
+
+
+def audio_titles(count: int) -> list[str]:
+    """Titles of the audio tracks, as players list them: the floor first, then other voices."""
+    return ["floor", *(f"voice {n}" for n in range(2, count + 1))][:count]
 
 
 def recorder_factory(tap: Tap, params: dict[str, Any]) -> Recorder:

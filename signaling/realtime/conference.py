@@ -96,7 +96,13 @@ class RecorderTap:
     opened: int = 0
 
 
-RECORDER_SLOTS = {"video": "video", "audio": "audio"}  # the tap's mids are its kinds
+def recorder_slots(audio_slots: int) -> dict[str, str]:
+    """The recorder tap's slots: one video; audio "audio" (the floor) + the other voices."""
+    return {
+        "video": "video",
+        "audio": "audio",
+        **{f"audio{n}": "audio" for n in range(1, max(1, audio_slots))},
+    }
 
 
 @dataclass
@@ -309,7 +315,7 @@ class ConferenceCoordinator:
             {
                 "router_id": conference.router_id,
                 "tap_id": tap_id,
-                "slots": RECORDER_SLOTS,
+                "slots": recorder_slots(self.audio_slots),
                 "sink": {"path": path},
             },
         )
@@ -462,24 +468,51 @@ class ConferenceCoordinator:
                     video.append((info.id, self.grid_height))
         return {"audio": audio, "video": video}
 
-    def recorded(self, conference: Conference) -> dict[str, str | None]:
+    def recorded(
+        self, conference: Conference, current: dict[str, str | None] | None = None
+    ) -> dict[str, str | None]:
         """What the recorder records: producer id per slot (None: nothing now).
 
         Video is what everyone's main picture shows (a screen share, else whoever the chair
-        put on air, else the chair, else the active speaker). Audio is one track, so it follows
-        the active speaker, falling back on the chair: merging several voices into one track
-        would mean decoding and encoding them, which the recorder never does.
+        put on air, else the chair, else the active speaker). Audio is what the room hears,
+        never mixed (mixing means decoding and encoding): slot "audio", the file's first
+        track, which players play, follows the floor (the active speaker, else the chair);
+        the other audio slots carry the other voices endpoints hear (the chair and the most
+        recent speakers), each staying in its track while it is heard (``current``: the
+        slots' producers now), so that every voice of the meeting is in the file.
         """
         screens = [p for p in conference.producers.values() if p.source == "screen"]
         video = max(screens, key=lambda p: p.order) if screens else None
         for key in (conference.spotlight or conference.chair_key(), conference.active):
             if video is None:
                 video = conference.producer_of(key, "camera")
-        audio = None
+        floor = None
         for key in (conference.active, conference.chair_key(), *conference.speakers):
-            if audio is None:
-                audio = conference.producer_of(key, "microphone")
-        return {"video": video.id if video else None, "audio": audio.id if audio else None}
+            if floor is None:
+                floor = conference.producer_of(key, "microphone")
+        out: dict[str, str | None] = {
+            "video": video.id if video else None,
+            "audio": floor.id if floor else None,
+        }
+        voices: list[str] = []
+        for key in (conference.chair_key(), *conference.speakers):
+            info = conference.producer_of(key, "microphone")
+            if info is not None and info is not floor and info.id not in voices:
+                voices.append(info.id)
+            if len(voices) >= self.audio_slots - 1:
+                break
+        others = [mid for mid in recorder_slots(self.audio_slots) if mid.startswith("audio")][1:]
+        kept = {mid: (current or {}).get(mid) for mid in others}
+        for mid in others:
+            if kept[mid] in voices:
+                out[mid] = kept[mid]
+                voices.remove(kept[mid])  # type: ignore[arg-type]
+            else:
+                out[mid] = None
+        for mid in others:
+            if out[mid] is None and voices:
+                out[mid] = voices.pop(0)
+        return out
 
     async def _apply(self, conference: Conference, quiet: str | None = None) -> None:
         async with conference.lock:
@@ -490,7 +523,7 @@ class ConferenceCoordinator:
                 await self._apply_recorder(conference, conference.recorder)
 
     async def _apply_recorder(self, conference: Conference, recorder: RecorderTap) -> None:
-        for mid, producer_id in self.recorded(conference).items():
+        for mid, producer_id in self.recorded(conference, recorder.assigned).items():
             if recorder.assigned.get(mid, "") == producer_id:
                 continue
             try:

@@ -49,6 +49,7 @@ class ToneTrack(AudioStreamTrack):
     def __init__(self, amplitude: float = 0.3, live: bool = False) -> None:
         super().__init__()
         self.amplitude = amplitude
+        self.speaking = True  # False: digital silence (level 127), as a muted microphone
         self._clock = LiveClock(self.RATE, self.SAMPLES) if live else None
         self._phase = 0
 
@@ -63,7 +64,8 @@ class ToneTrack(AudioStreamTrack):
             self._phase = pts
         t = (numpy.arange(samples) + self._phase) / rate
         self._phase += samples
-        tone = (self.amplitude * 32767 * numpy.sin(2 * math.pi * 440 * t)).astype(numpy.int16)
+        amplitude = self.amplitude if self.speaking else 0.0
+        tone = (amplitude * 32767 * numpy.sin(2 * math.pi * 440 * t)).astype(numpy.int16)
         loud = AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
         loud.sample_rate, loud.pts, loud.time_base = rate, pts, fractions.Fraction(1, rate)
         return loud
@@ -102,20 +104,31 @@ class Endpoint:
         video_size: tuple[int, int] = (320, 240),
         tone: bool = True,
         live: bool = False,
+        quiet: bool = False,
     ) -> None:
-        """``live``: sources paced by the wall clock like capture devices (see LiveClock)."""
+        """``live``: sources paced by the wall clock like capture devices (see LiveClock);
+        ``quiet``: the tone starts silent (``speak`` turns it on and off)."""
         # Max-bundle: aiortc's balanced policy loses the second m-section of a kind.
         self.pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
         self.sources: dict[str, str] = {}
         self._publish: list[tuple[str, Any]] = []
+        self.tone: ToneTrack | None = None
         if audio:
             track = ToneTrack(live=live) if tone else AudioStreamTrack()  # silence: level 127
+            if isinstance(track, ToneTrack):
+                self.tone = track
+                track.speaking = not quiet
             self._publish.append(("microphone", self.pc.addTrack(track)))
         if video:
             self._publish.append(("camera", self.pc.addTrack(ColourTrack(*video_size, live=live))))
         self.slots: dict[str, dict[str, Any]] = {}
+
+    def speak(self, speaking: bool) -> None:
+        """Turn the tone on (speech to the active-speaker detector) or off (silence)."""
+        assert self.tone is not None, "this endpoint publishes no tone"
+        self.tone.speaking = speaking
 
     def add_slots(self, audio: int, video: int) -> None:
         """Receive slots beyond those present (the SFU asks with rtc.renegotiate)."""

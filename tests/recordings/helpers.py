@@ -184,12 +184,16 @@ class Decoded:
     video_end: float = 0.0
     # (start seconds, duration seconds) of every decoded audio frame, in order
     audio: list[tuple[float, float]] = field(default_factory=list)
+    # the same, one list per audio stream (in the file's order of audio streams)
+    audio_tracks: list[list[tuple[float, float]]] = field(default_factory=list)
 
 
 def decode_all(path: Path) -> Decoded:
     """Decode every packet of ``path`` with PyAV; any decoder error fails the test."""
     result = Decoded()
     with av.open(str(path)) as container:
+        track_of = {stream.index: n for n, stream in enumerate(container.streams.audio)}
+        result.audio_tracks = [[] for _ in track_of]
         for packet in container.demux():
             for frame in packet.decode():
                 assert frame.pts is not None and frame.time_base is not None
@@ -199,7 +203,9 @@ def decode_all(path: Path) -> Decoded:
                     result.sizes.add((frame.width, frame.height))
                     result.video_end = max(result.video_end, start)
                 elif isinstance(frame, av.AudioFrame):
-                    result.audio.append((start, frame.samples / frame.sample_rate))
+                    decoded = (start, frame.samples / frame.sample_rate)
+                    result.audio.append(decoded)
+                    result.audio_tracks[track_of[packet.stream.index]].append(decoded)
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import av
 import pytest
 
 from recordings.container import (
+    AUDIO_LAG_SECONDS,
     OPUS_SILENCE,
     MediaFileWriter,
     h264_parameters,
@@ -135,6 +137,194 @@ def test_recording_with_a_switch_and_an_audio_gap(codec: str, tmp_path: Path) ->
     # The silence is where nobody's audio was forwarded, not somewhere else.
     silent = [a for a in decoded.audio if AUDIO_GAP[0] + 0.05 < a[0] < AUDIO_GAP[1] - 0.05]
     assert silent and writer.silence_frames >= len(silent)
+
+
+# Track 0 the floor's continuous tone, track 1 the session's audio with its 1.5 s hole, track
+# 2 nobody (the titles are what a meeting might call them).
+TRACK_TITLES = ["Sàn chính", "Phòng 2", "Phiên dịch"]
+
+
+@functools.cache
+def multitrack_packets(codec: str) -> list[tuple[float, str, int, bytes]]:
+    """The session's packets with its audio as audio track 1, plus another publisher's
+    continuous tone as track 0, in arrival order: (seconds, kind, track, packet)."""
+    events = [(t, kind, int(kind == "audio"), p) for t, kind, p in session_packets(codec)]
+    sender = RtpSender("audio/opus", ssrc=0xCD, sequence=40_000, first_timestamp=0xFFFF_0000)
+    for index, packet in enumerate(encode_opus(round(LENGTH * 50), frequency=660.0)):
+        captured = index * 0.02
+        events += [(captured + LATENCY, "audio", 0, p) for p in sender.packets(packet, captured)]
+    events.sort(key=lambda event: event[0])
+    return events
+
+
+def record_tracks(codec: str, directory: Path) -> Recorded:
+    """Run ``multitrack_packets`` through FrameAssemblers and a three-track MediaFileWriter."""
+    path = directory / f"tracks.{FORMATS[codec][0]}"
+    writer = MediaFileWriter(path, codec, True, START, audio_tracks=3, audio_titles=TRACK_TITLES)
+    assemblers = {
+        ("video", 0): FrameAssembler("video", f"video/{codec}"),
+        ("audio", 0): FrameAssembler("audio", "audio/opus"),
+        ("audio", 1): FrameAssembler("audio", "audio/opus"),
+    }
+    sent = {"video": 0, "audio": 0}
+    for arrival, kind, track, packet in multitrack_packets(codec):
+        for frame in assemblers[kind, track].push(packet, START + arrival):
+            writer.write(kind, frame, track)
+            sent[kind] += 1
+    assert all(a.malformed == 0 and a.dropped_frames == 0 for a in assemblers.values())
+    return Recorded(writer, path, sent["video"], sent["audio"])
+
+
+def audio_packets(path: Path) -> list[list[tuple[float, bytes]]]:
+    """(start seconds, data) of every packet of each audio stream, demuxed (not decoded)."""
+    with av.open(str(path)) as media:
+        tracks: dict[int, list[tuple[float, bytes]]] = {s.index: [] for s in media.streams.audio}
+        for packet in media.demux(media.streams.audio):
+            if packet.size and packet.pts is not None and packet.time_base is not None:
+                tracks[packet.stream.index].append(
+                    (float(packet.pts * packet.time_base), bytes(packet))
+                )
+    return list(tracks.values())
+
+
+def stream_ends_on_disk(path: Path, directory: Path) -> list[float]:
+    """Where each stream of a file still being written ends in what is on disk now, as a
+    kill -9 would leave it (0.0 for a stream without a packet), in stream order."""
+    copy = directory / f"on-disk{path.suffix}"
+    shutil.copyfile(path, copy)
+    with av.open(str(copy)) as media:
+        ends = [0.0] * len(media.streams)
+        try:
+            for packet in media.demux():
+                if packet.size and packet.pts is not None and packet.time_base is not None:
+                    end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                    ends[packet.stream.index] = max(ends[packet.stream.index], end)
+        except av.error.FFmpegError:
+            pass  # the unfinished cluster or fragment at the end
+    return ends
+
+
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_several_audio_tracks_are_each_continuous_to_the_end(codec: str, tmp_path: Path) -> None:
+    recorded = record_tracks(codec, tmp_path)
+    writer = recorded.writer
+    # The silence goes in as the recording goes on, not at the end: a crash keeps every track
+    # up to about where the video is.
+    video_on_disk, *audio_on_disk = stream_ends_on_disk(recorded.path, tmp_path)
+    assert video_on_disk >= LENGTH / 2
+    assert all(end >= video_on_disk - AUDIO_LAG_SECONDS - 0.1 for end in audio_on_disk)
+    summary = writer.close()
+
+    assert writer.video_frames == recorded.video_sent
+    assert writer.audio_frames == recorded.audio_sent  # a total over the tracks
+    assert writer.bad_frames == writer.dropped_frames == 0
+    # Both tracks' first 12 ms, track 1's hole, all of track 2.
+    assert writer.gaps_filled >= 4
+
+    streams = ffprobe(recorded.path)["streams"]
+    assert [s["codec_name"] for s in streams] == [codec, "opus", "opus", "opus"]
+    # Matroska keeps the title as the track's name; for MP4, Debian's ffprobe 5 shows the
+    # handler name (it skips the udta "name" box that holds the title).
+    key = "title" if codec == "vp8" else "handler_name"
+    assert [s["tags"][key] for s in streams[1:]] == TRACK_TITLES
+    # Players pick the video and track 0 by themselves, and only them.
+    assert [s["disposition"]["default"] for s in streams] == [1, 1, 0, 0]
+
+    decoded = decode_all(recorded.path)
+    assert decoded.video_frames == writer.video_frames
+    assert len(decoded.audio_tracks) == 3
+    ends = []
+    for frames in decoded.audio_tracks:
+        assert frames[0][0] <= 0.001
+        assert max(abs(gap) for gap in audio_gaps(frames)) <= 0.002
+        ends.append(frames[-1][0] + frames[-1][1])
+    assert max(ends) - min(ends) <= 0.03
+    video_end = decoded.video_end + 1 / FPS
+    assert all(video_end <= end <= video_end + 0.5 for end in ends)
+    assert summary.duration == pytest.approx(max(ends), abs=0.03)
+
+    tone, gapped, nobody = audio_packets(recorded.path)
+    assert all(data == OPUS_SILENCE for _, data in nobody)
+    hole = [data for t, data in gapped if AUDIO_GAP[0] + 0.05 < t < AUDIO_GAP[1] - 0.05]
+    # Silence, but for one packet: the jitter buffer gives out the last frame before the hole
+    # only when the next packet comes, after the hole, and it then follows the silence that
+    # was filled in meanwhile.
+    assert hole and hole.count(OPUS_SILENCE) >= len(hole) - 1
+    assert not any(data == OPUS_SILENCE for t, data in tone if 0.05 < t < LENGTH - 0.05)
+
+
+def test_audio_only_tracks_end_together(tmp_path: Path) -> None:
+    tone = encode_opus(200)
+    senders = [RtpSender("audio/opus", ssrc=1), RtpSender("audio/opus", ssrc=2)]
+    writer = MediaFileWriter(tmp_path / "voices.webm", None, True, START, audio_tracks=2)
+    events = [(0.5 + i * 0.02, 0, p) for i, p in enumerate(tone)]  # 0.5 s → 4.5 s
+    events += [(1.0 + i * 0.02, 1, p) for i, p in enumerate(tone[:25])]  # 1.0 s → 1.5 s
+    for t, track, packet in sorted(events, key=lambda e: e[0]):
+        writer.write("audio", Frame(packet, senders[track].timestamp(t), False, START + t), track)
+    # Track 1 follows track 0 as it goes, as audio tracks follow the video.
+    lead, follower = stream_ends_on_disk(writer.path, tmp_path)
+    assert lead >= 2.0 and follower >= lead - AUDIO_LAG_SECONDS - 0.1
+    summary = writer.close()
+
+    assert writer.audio_frames == len(events)
+    assert [s["codec_name"] for s in ffprobe(summary.path)["streams"]] == ["opus", "opus"]
+    decoded = decode_all(summary.path)
+    ends = []
+    for frames in decoded.audio_tracks:
+        assert frames[0][0] == 0.0
+        assert max(abs(gap) for gap in audio_gaps(frames)) <= 0.001
+        ends.append(frames[-1][0] + frames[-1][1])
+    assert ends == pytest.approx([4.5, 4.5], abs=0.03)
+    assert summary.duration == pytest.approx(4.5, abs=0.03)
+    _, second = audio_packets(summary.path)
+    assert next(t for t, data in second if data != OPUS_SILENCE) == pytest.approx(1.0, abs=0.02)
+
+
+def test_every_track_keeps_its_audio_from_before_the_first_keyframe(tmp_path: Path) -> None:
+    frames = encode_video("vp8", 40, 160, 120, keyframes=(20,))  # the keyframe at 0.67 s
+    tone = encode_opus(70)
+    video = RtpSender("video/vp8")
+    audio = [RtpSender("audio/opus", ssrc=1), RtpSender("audio/opus", ssrc=2)]
+    events = [(i / FPS, "video", 0, f) for i, f in enumerate(frames)]
+    events += [(i * 0.02, "audio", 0, p) for i, p in enumerate(tone)]
+    events += [(0.3 + i * 0.02, "audio", 1, p) for i, p in enumerate(tone[:40])]
+    writer = MediaFileWriter(tmp_path / "late.webm", "vp8", True, START, audio_tracks=2)
+    for t, kind, track, data in sorted(events, key=lambda e: e[0]):
+        sender = video if kind == "video" else audio[track]
+        writer.write(kind, Frame(data, sender.timestamp(t), t == 20 / FPS, START + t), track)
+    summary = writer.close()
+
+    assert writer.dropped_frames == 20
+    assert (writer.video_frames, writer.audio_frames) == (20, 110)
+    decoded = decode_all(summary.path)
+    for frames in decoded.audio_tracks:
+        assert frames[0][0] == 0.0
+        assert max(abs(gap) for gap in audio_gaps(frames)) <= 0.001
+    first, second = audio_packets(summary.path)
+    assert sum(data != OPUS_SILENCE for _, data in first) == 70
+    assert sum(data != OPUS_SILENCE for _, data in second) == 40
+    assert next(t for t, data in second if data != OPUS_SILENCE) == pytest.approx(0.3, abs=0.02)
+
+
+def test_audio_for_a_missing_track_is_a_bad_frame(tmp_path: Path) -> None:
+    frames = encode_video("vp8", 2, 160, 120)
+    tone = encode_opus(2)
+    writer = MediaFileWriter(tmp_path / "two.webm", "vp8", True, START, audio_tracks=2)
+    for track in (5, 2, -1):
+        writer.write("audio", Frame(tone[0], 0, False, START), track=track)  # must not raise
+    assert writer.bad_frames == 3 and writer.audio_frames == 0
+    writer.write("video", Frame(frames[0], 0, True, START), track=7)  # video ignores it
+    writer.write("audio", Frame(tone[1], 960, False, START + 0.02), track=1)
+    writer.write("video", Frame(frames[1], 3000, False, START + 1 / FPS))
+    assert writer.bad_frames == 3
+    assert (writer.video_frames, writer.audio_frames) == (2, 1)
+    summary = writer.close()
+    assert [s["codec_name"] for s in ffprobe(summary.path)["streams"]] == ["vp8", "opus", "opus"]
+
+    with pytest.raises(ValueError):
+        MediaFileWriter(tmp_path / "none.webm", "vp8", True, START, audio_tracks=0)
+    with pytest.raises(ValueError):
+        MediaFileWriter(tmp_path / "one.webm", "vp8", True, START, 2, audio_titles=["only one"])
 
 
 def test_finished_files_are_indexed_for_seeking(tmp_path: Path) -> None:

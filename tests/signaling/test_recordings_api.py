@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import av
+import numpy
 import pytest
 
 from tests.harness import Api, Server, World, sio_client, wait_for
@@ -43,7 +44,8 @@ def decode_all(path: Path) -> dict[str, Any]:
     """Decode every packet of the file: video packets, sizes of the decoded video frames,
     audio frame spans (s)."""
     sizes: list[tuple[int, int]] = []
-    audio: list[tuple[float, float]] = []
+    tracks: dict[int, list[tuple[float, float]]] = {}
+    voiced: dict[int, float] = {}
     video_packets = 0
     with av.open(str(path)) as container:
         for packet in container.demux():
@@ -55,8 +57,19 @@ def decode_all(path: Path) -> dict[str, Any]:
                     sizes.append((frame.width, frame.height))
                 else:
                     start = float(frame.pts * frame.time_base)
-                    audio.append((start, start + frame.samples / frame.sample_rate))
-    return {"video_packets": video_packets, "sizes": sizes, "audio": audio}
+                    seconds = frame.samples / frame.sample_rate
+                    index = packet.stream.index
+                    tracks.setdefault(index, []).append((start, start + seconds))
+                    if float(numpy.abs(frame.to_ndarray()).max()) > 0.05:  # the 0.3 tone
+                        voiced[index] = voiced.get(index, 0.0) + seconds
+    audio = [tracks[n] for n in sorted(tracks)]
+    return {
+        "video_packets": video_packets,
+        "sizes": sizes,
+        "audio": audio[0] if audio else [],  # the first (default) track
+        "audio_tracks": audio,
+        "voiced_s": [voiced.get(n, 0.0) for n in sorted(tracks)],
+    }
 
 
 def audio_gaps(spans: list[tuple[float, float]]) -> list[float]:
@@ -76,8 +89,11 @@ async def test_chair_records_two_publishers_switching_the_spotlight(
     media_server: Server, media_world: World
 ) -> None:
     w, mid = media_world, media_world.meeting_id
-    # Live sources: media time is wall-clock time, as with real cameras (see LiveClock).
-    chair = await SfuClient.join(media_server, w.tokens["chair"], mid, Endpoint(live=True))
+    # Live sources: media time is wall-clock time, as with real cameras (see LiveClock). The
+    # chair is silent at first, so the commune takes the floor; then both talk at once.
+    chair = await SfuClient.join(
+        media_server, w.tokens["chair"], mid, Endpoint(live=True, quiet=True)
+    )
     commune = await SfuClient.join(
         media_server, w.endpoint_tokens[0], mid, Endpoint(video_size=(160, 120), live=True)
     )
@@ -87,6 +103,7 @@ async def test_chair_records_two_publishers_switching_the_spotlight(
         async with aiohttp.ClientSession() as http:
             api = Api(media_server.url, http, token=w.tokens["chair"])
             await wait_for(lambda: commune.showing(_key(w, "chair")) is not None, within=10)
+            await wait_for(lambda: chair.speakers[-1:] == [_key(w, "endpoint0")], within=10)
             status, started = await api.post(f"/api/v1/meetings/{mid}/recording")
             began = time.monotonic()
             assert status == 201, started
@@ -104,6 +121,7 @@ async def test_chair_records_two_publishers_switching_the_spotlight(
             assert await recordings_count(api, mid) == 1
 
             await asyncio.sleep(3)
+            chair.endpoint.speak(True)  # the commune keeps the floor; the chair is a voice
             ack = await chair.sio.call(
                 "media.spotlight", {"meeting_id": mid, "participant": _key(w, "endpoint0")}
             )
@@ -135,8 +153,10 @@ async def test_chair_records_two_publishers_switching_the_spotlight(
             assert hashlib.sha256(file.read_bytes()).hexdigest() == detail["sha256"]
 
         probed = ffprobe(file)
-        codecs = sorted(s["codec_name"] for s in probed["streams"])
-        assert codecs == ["opus", "vp8"], probed
+        codecs = [s["codec_name"] for s in probed["streams"]]
+        assert codecs == ["vp8", "opus", "opus", "opus"], probed  # the floor, then two voices
+        titles = [s.get("tags", {}).get("title") for s in probed["streams"][1:]]
+        assert titles == ["floor", "voice 2", "voice 3"], probed
         assert abs(float(probed["format"]["duration"]) - elapsed) < 0.5, (probed, elapsed)
         decoded = decode_all(file)
         # Both publishers are in the file, in order: the chair's 320x240 then the commune's.
@@ -149,6 +169,14 @@ async def test_chair_records_two_publishers_switching_the_spotlight(
         spans = decoded["audio"]
         assert spans and abs(spans[-1][1] - elapsed) < 0.5
         assert audio_gaps(spans) == []  # continuous
+        # Every track is continuous to the end; both voices are in the file: the commune's
+        # on the floor track all along, the chair's (talking over it) on the next.
+        tracks = decoded["audio_tracks"]
+        assert len(tracks) == 3
+        for track in tracks:
+            assert audio_gaps(track) == [] and abs(max(e for _, e in track) - elapsed) < 0.5
+        floor, chair_voice, _ = decoded["voiced_s"]
+        assert floor > elapsed - 1.0 and 2.0 < chair_voice < elapsed - 2.0, decoded["voiced_s"]
     finally:
         await chair.close()
         await commune.close()

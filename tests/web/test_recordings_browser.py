@@ -1,6 +1,7 @@
 """Recording in the web client, in real Chromium (fake camera and microphone) against a real
 server: the room's indicator and the chair's record toggle, then the recordings page (list,
-player, timeline, download with Range, deletion by an administrator, refusal of an outsider).
+player, timeline, download with Range, the separate track files, deletion by an administrator,
+refusal of an outsider).
 
 The recording is real: the server's recorder writes what the SFU forwards from the pages'
 fake devices; the page plays that file. Every step is checked against the API as well as on
@@ -19,6 +20,7 @@ import aiohttp
 from playwright.async_api import Browser, Page, Response, expect
 
 from meetings.recording_models import RecordingState
+from signaling.realtime.recording_events import desk_of
 from tests.chromium import needs_chromium
 from tests.harness import ADMIN_PASSWORD, USER_PASSWORD, Api, Server, World
 from tests.web.helpers_room import join_as_account, join_as_endpoint, media_browser, video_plays
@@ -82,6 +84,49 @@ async def open_logged_out(
 
 
 VIDEO = "document.getElementById('player-video')"
+SOURCES = {"camera": "Camera", "microphone": "Micrô", "screen": "Chia sẻ màn hình"}
+
+
+def clock(seconds: float) -> str:
+    """A position as the page writes it: mm:ss (h:mm:ss from an hour on)."""
+    whole = int(seconds)
+    hours, minutes, secs = whole // 3600, whole % 3600 // 60, whole % 60
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes:02}:{secs:02}"
+
+
+async def check_tracks(page: Page, detail: dict[str, Any]) -> None:
+    """The page lists the recording's track files as the API does: whose (named as the
+    timeline names speakers, else the key), which source, from when, how long, size, hash."""
+    names = {e["speaker"]: e["name"] for e in detail["timeline"] if e["kind"] == "speaker"}
+    section = page.get_by_role("region", name="Tệp riêng từng nguồn")
+    await expect(section).to_be_visible()
+    rows = section.locator("li.track")
+    await expect(rows).to_have_count(len(detail["tracks"]))
+    for n, track in enumerate(detail["tracks"]):
+        row = rows.nth(n)
+        title = f"{names.get(track['participant'], track['participant'])} – "
+        title += SOURCES[track["source"]]
+        await expect(row).to_have_attribute("data-track-number", str(track["number"]))
+        await expect(row.get_by_role("heading")).to_have_text(title)
+        await expect(row.locator("code.sha256")).to_have_text(track["sha256"])
+        await expect(row).to_contain_text(f"{track['size']:,}".replace(",", ".") + " byte")
+        await expect(row.locator("dd time").first).to_have_text(clock(track["offset_s"]))
+        await expect(row.locator("dd time").nth(1)).to_have_text(clock(track["duration_s"]))
+        link = row.get_by_role("link", name=f"Tải xuống tệp riêng: {title}")
+        await expect(link).to_have_text("Tải xuống")
+
+
+async def saved_track(page: Page, detail: dict[str, Any], track: dict[str, Any]) -> None:
+    """Its download link saves the track's file: the bytes the API describes, named for it."""
+    row = page.locator(f'#track-list li.track[data-track-number="{track["number"]}"]')
+    async with page.expect_download() as download_info:
+        await row.get_by_role("link", name=re.compile("^Tải xuống tệp riêng: ")).click()
+    download = await download_info.value
+    name = f"phien-hop-{detail['meeting_id']}-ghi-hinh-{detail['id']}-{track['name']}"
+    assert download.suggested_filename == name
+    body = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    assert len(body) == track["size"]
+    assert hashlib.sha256(body).hexdigest() == track["sha256"]
 
 
 async def test_chair_records_and_the_recording_plays_back_with_its_timeline(
@@ -95,6 +140,9 @@ async def test_chair_records_and_the_recording_plays_back_with_its_timeline(
     mid = world.meeting_id
     base = f"/meetings/{mid}"
     chair_token, secretary_token = world.tokens["chair"], world.tokens["secretary"]
+    # Each producer is also written to its own file (PHONGHOP_RECORDING_TRACKS, as if set).
+    assert server.state.signaling is not None
+    desk_of(server.state.signaling).tracks = True
     for title in (ITEM_1, ITEM_2):
         await api_ok(server, secretary_token, "POST", f"{base}/agenda", {"title": title})
     await api_ok(server, chair_token, "POST", f"{base}/agenda/next")  # item 1 is current
@@ -151,6 +199,13 @@ async def test_chair_records_and_the_recording_plays_back_with_its_timeline(
     at = {e.get("title") or e.get("name"): e["at"] for e in detail["timeline"]}
     assert at[ITEM_1] == 0.0 and 0.8 < at[DELEGATE] < at[ITEM_2] < done["duration_s"]
     file_path = f"/api/v1{base}/recordings/{done['id']}/file"
+    # The track files: at least the chair's camera and microphone, each with its figures.
+    chair_key = f"account:{world.accounts['chair']}"
+    tracks = {(t["participant"], t["source"]): t for t in detail["tracks"]}
+    assert {(chair_key, "camera"), (chair_key, "microphone")} <= set(tracks), detail["tracks"]
+    for track in detail["tracks"]:
+        assert track["size"] > 0 and SHA256.fullmatch(track["sha256"]), track
+        assert track["offset_s"] is not None and track["duration_s"] > 0, track
 
     # The commune's device opens the recordings from the room (a new tab that keeps the
     # device's login) and plays its own copy (a device's token cannot ride on a <video>).
@@ -163,6 +218,9 @@ async def test_chair_records_and_the_recording_plays_back_with_its_timeline(
     await expect(device.locator(f'li.recording[data-recording-id="{done["id"]}"]')).to_be_visible()
     await device.wait_for_function(f"() => {VIDEO}.readyState >= 2", timeout=15_000)
     assert (await device.evaluate(f"{VIDEO}.src")).startswith("blob:")
+    # Its track files too, saved from a copy fetched with the device's token.
+    await check_tracks(device, detail)
+    await saved_track(device, detail, tracks[(chair_key, "camera")])
     await device.close()
     assert device_problems == []
 
@@ -186,6 +244,15 @@ async def test_chair_records_and_the_recording_plays_back_with_its_timeline(
     await expect(item.get_by_role("button", name=re.compile("^Xóa"))).to_have_count(0)
     download = item.get_by_role("link", name=re.compile("^Tải xuống bản ghi: "))
     assert await download.get_attribute("href") == file_path
+    # The track files: plain links to the API with the session's cookie.
+    await check_tracks(page, detail)
+    microphone = tracks[(chair_key, "microphone")]
+    track_link = page.locator(
+        f'#track-list li.track[data-track-number="{microphone["number"]}"] a.download'
+    )
+    track_path = f"/api/v1{base}/recordings/{done['id']}/tracks/{microphone['number']}"
+    assert await track_link.get_attribute("href") == track_path
+    await saved_track(page, detail, microphone)
 
     # The player: the file plays, as long as the API says, from ranges the server answers.
     await page.wait_for_function(f"() => {VIDEO}.readyState >= 2", timeout=15_000)
@@ -303,6 +370,7 @@ async def test_a_delegate_sees_the_indicator_an_outsider_is_refused_an_admin_del
     await expect(page.locator("#timeline-empty")).to_have_text(
         "Nothing was noted during this recording."
     )
+    await expect(page.locator("#tracks")).to_be_hidden()  # this server writes none
     await page.wait_for_function(f"() => {VIDEO}.readyState >= 2", timeout=15_000)
     assert await page.title() == "Recordings – Giao ban tháng 11 – Online meeting room"
     await delegate.shoot(artifacts, "recordings-en")

@@ -6,6 +6,7 @@
 //   formatSize(bytes)         "1,2 MB" / "1.2 MB" (decimal units, as disks and networks count)
 //   formatBytes(bytes)        the exact count, "1.234.567 byte" / "1,234,567 bytes"
 //   formatDateTime(iso)       a start or an end: date and time of day
+//   fact(dl, labelKey, ...)   one <dt> label / <dd> value pair appended to a <dl>
 
 import { locale, t } from "../i18n.js";
 
@@ -47,3 +48,12 @@ export function formatBytes(bytes) {
   return t("recordings.bytes", { count: new Intl.NumberFormat(locale()).format(bytes) });
 }
 
+
+/** One labelled fact of a recording or a track: a <dt>/<dd> pair appended to ``facts``. */
+export function fact(facts, labelKey, ...content) {
+  const term = document.createElement("dt");
+  term.textContent = t(labelKey);
+  const value = document.createElement("dd");
+  value.append(...content);
+  facts.append(term, value);
+}

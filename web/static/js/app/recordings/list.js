@@ -10,7 +10,8 @@
 //                 onDelete(recording), onError(error)}
 
 import { t } from "../i18n.js";
-import { clock, formatBytes, formatDateTime, formatSize, isoDuration } from "./format.js";
+import { downloadLink } from "./download.js";
+import { clock, fact, formatBytes, formatDateTime, formatSize, isoDuration } from "./format.js";
 
 const PLAYABLE = new Set(["ready", "interrupted"]);
 const DELETABLE = new Set(["ready", "interrupted", "failed"]);
@@ -25,14 +26,6 @@ export function playable(recording) {
   return PLAYABLE.has(recording.state);
 }
 
-function fact(facts, labelKey, ...content) {
-  const term = document.createElement("dt");
-  term.textContent = t(labelKey);
-  const value = document.createElement("dd");
-  value.append(...content);
-  facts.append(term, value);
-}
-
 function timeElement(iso) {
   const time = document.createElement("time");
   time.dateTime = iso;
@@ -44,28 +37,16 @@ function fileName(recording) {
   return `phien-hop-${recording.meeting_id}-ghi-hinh-${recording.id}.${recording.container}`;
 }
 
-function downloadLink(recording, title, options) {
-  const link = document.createElement("a");
-  link.className = "button download";
-  link.textContent = t("recordings.download");
-  link.setAttribute("aria-label", t("recordings.download_label", { title }));
-  link.download = fileName(recording);
-  link.href = options.source.direct() ? options.source.fileUrlOf(recording) : "#";
-  if (!options.source.direct()) {
-    // A device: the link cannot carry its token; save the fetched copy instead.
-    link.addEventListener("click", async (event) => {
-      event.preventDefault();
-      try {
-        const saver = document.createElement("a");
-        saver.href = await options.source.url(recording);
-        saver.download = link.download;
-        saver.click();
-      } catch (error) {
-        options.onError(error);
-      }
-    });
-  }
-  return link;
+function recordingDownload(recording, title, options) {
+  return downloadLink({
+    text: t("recordings.download"),
+    label: t("recordings.download_label", { title }),
+    fileName: fileName(recording),
+    href: options.source.fileUrlOf(recording),
+    direct: options.source.direct(),
+    copy: () => options.source.url(recording),
+    onError: options.onError,
+  });
 }
 
 function item(recording, options) {
@@ -121,7 +102,7 @@ function item(recording, options) {
     // Pressed: the one in the player (the name stays the same, as a toggle's should).
     play.setAttribute("aria-pressed", String(recording.id === options.selectedId));
     play.addEventListener("click", () => options.onPlay(recording));
-    actions.append(play, downloadLink(recording, title, options));
+    actions.append(play, recordingDownload(recording, title, options));
   } else if (recording.state === "recording") {
     const note = document.createElement("p");
     note.className = "notice";

@@ -1,9 +1,10 @@
 // Entry point of recordings.html, a meeting's recordings at /meetings/<id>/recordings: the list
-// (list.js), the player with the meeting's timeline (player.js), deletion for administrators
-// (delete.js). Nobody logged in (or the session ends meanwhile): off to the login page, which
-// comes back here (/?next=...). Whoever may not see the meeting (neither a member nor an
-// administrator) gets the refusal instead of the page. While a recording is in progress the
-// list is read again every few seconds, so it shows up finished without a reload.
+// (list.js), the player with the meeting's timeline and the recording's separate track files
+// (player.js, tracks.js), deletion for administrators (delete.js). Nobody logged in (or the
+// session ends meanwhile): off to the login page, which comes back here (/?next=...). Whoever
+// may not see the meeting (neither a member nor an administrator) gets the refusal instead of
+// the page. While a recording is in progress the list is read again every few seconds, so it
+// shows up finished without a reload.
 //
 // The recording in the player is named in the address (#recording-<id>), so a link can open
 // one; otherwise the latest playable one is shown.
@@ -56,6 +57,7 @@ async function start() {
       error: $("player-error"),
       list: $("timeline"),
       empty: $("timeline-empty"),
+      tracks: { section: $("tracks"), list: $("track-list"), error: $("tracks-error") },
     },
     source,
   );
