@@ -81,7 +81,7 @@ class TrackTap:
 
 @dataclass
 class RecorderTap:
-    """The meeting's recorder: a media tap with one video and one audio slot.
+    """The meeting's recorder: a media tap with a video slot and an audio slot per voice.
 
     With ``tracks_dir`` set, every producer is also recorded on its own (a tap per producer,
     from when it appears or the recording starts until it goes away or the recording stops).
