@@ -8,6 +8,7 @@ file route undocumented.
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
@@ -113,3 +114,12 @@ def file_response(
         },
         request_headers=_RANGE_REQUEST_HEADERS,
     )
+
+
+def content_disposition(filename: str, kind: str = "inline") -> str:
+    """``Content-Disposition`` for a download named ``filename`` (Vietnamese names too).
+
+    An ASCII fallback for old clients, and the real name as RFC 5987 ``filename*``.
+    """
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -5,7 +5,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -20,7 +20,7 @@ from meetings.documents.validation import check_filename, inspect_pdf
 from meetings.errors import InvalidInput
 from meetings.models import Meeting
 from meetings.permissions import Action, is_allowed
-from signaling.api.content import Form, file_response
+from signaling.api.content import Form, content_disposition, file_response
 from signaling.api.registry import RequestContext
 from signaling.api.schemas_documents import (
     CommentIn,
@@ -346,11 +346,6 @@ async def cancel_publication(ctx: RequestContext) -> DocumentOut:
 # ---- downloads ----------------------------------------------------------------------------
 
 
-def _disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
 async def _serve(ctx: RequestContext, number: int | None) -> web.FileResponse:
     """The file, recorded as opened; a confidential one as the caller's stamped copy."""
     privileged = await _privileged(ctx)
@@ -377,7 +372,7 @@ async def _serve(ctx: RequestContext, number: int | None) -> web.FileResponse:
         path,
         headers={
             "Content-Type": "application/pdf",
-            "Content-Disposition": _disposition(version.filename),
+            "Content-Disposition": content_disposition(version.filename),
             # Revalidate with the ETag each time: a confidential copy is personal.
             "Cache-Control": "private, no-cache",
             "X-Document-Version": str(version.number),

@@ -5,7 +5,7 @@ Start and stop are the same as the socket.io events ``recording.start`` / ``reco
 """
 
 import asyncio
-from urllib.parse import quote
+from pathlib import Path
 
 from aiohttp import web
 
@@ -13,7 +13,7 @@ from meetings import recordings
 from meetings.models import Meeting
 from meetings.permissions import Action
 from meetings.recording_models import Recording, RecordingState
-from signaling.api.content import file_response
+from signaling.api.content import content_disposition, file_response
 from signaling.api.registry import RequestContext
 from signaling.api.schemas_recordings import (
     RecordingDeleteIn,
@@ -123,19 +123,30 @@ async def get_recording(ctx: RequestContext) -> object:
 )
 async def download_recording(ctx: RequestContext) -> web.FileResponse:
     """409 while it is being recorded (or if it failed): only a finished file is served."""
+    recording = await _finished(ctx)
+    path = recordings.recording_path(ctx.state.settings.data_dir, recording.file_name)
+    name = f"phien-hop-{recording.meeting_id}-ghi-hinh-{recording.id}.{recording.container}"
+    return _serve(recording, path, recording.media_type, content_disposition(name))
+
+
+async def _finished(ctx: RequestContext) -> Recording:
+    """The recording asked for, if its files may be served (409 while recording or failed)."""
     recording = await _recording(ctx)
     if recording.state not in PLAYABLE:
         raise ApiError(409, "conflict", f"the recording is {recording.state}, not playable")
-    path = recordings.recording_path(ctx.state.settings.data_dir, recording.file_name)
+    return recording
+
+
+def _serve(recording: Recording, path: Path, media_type: str, disposition: str) -> web.FileResponse:
+    """One of a recording's files, with Range (aiohttp's FileResponse); 500 if it is gone."""
     if not path.is_file():
-        log.error("recording.file_missing", recording_id=recording.id, file=recording.file_name)
+        log.error("recording.file_missing", recording_id=recording.id, file=path.name)
         raise ApiError(500, "file_missing", "the recording's file is missing")
-    name = f"phien-hop-{recording.meeting_id}-ghi-hinh-{recording.id}.{recording.container}"
     return web.FileResponse(
         path,
         headers={
-            "Content-Type": recording.media_type,
-            "Content-Disposition": f"inline; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
+            "Content-Type": media_type,
+            "Content-Disposition": disposition,
             "Cache-Control": "private, max-age=0, must-revalidate",
         },
     )
@@ -155,9 +166,7 @@ async def download_recording(ctx: RequestContext) -> web.FileResponse:
 )
 async def download_track(ctx: RequestContext) -> web.FileResponse:
     """404 for a number the recording's ``tracks`` does not list; 409 unless it is finished."""
-    recording = await _recording(ctx)
-    if recording.state not in PLAYABLE:
-        raise ApiError(409, "conflict", f"the recording is {recording.state}, not playable")
+    recording = await _finished(ctx)
     tracks = recordings.saved_tracks(recording)
     number = ctx.params["track_number"]
     if not 1 <= number <= len(tracks):
@@ -165,19 +174,9 @@ async def download_track(ctx: RequestContext) -> web.FileResponse:
     track = tracks[number - 1]
     data_dir = ctx.state.settings.data_dir
     path = recordings.track_path(data_dir, recording.file_name, track["name"])
-    if not path.is_file():
-        log.error("recording.track_missing", recording_id=recording.id, file=track["name"])
-        raise ApiError(500, "file_missing", "the track's file is missing")
     name = f"phien-hop-{recording.meeting_id}-ghi-hinh-{recording.id}-{track['name']}"
     media_type = "video/mp4" if path.suffix == ".mp4" else "video/webm"  # as the main file's
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": media_type,
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "private, max-age=0, must-revalidate",
-        },
-    )
+    return _serve(recording, path, media_type, content_disposition(name, "attachment"))
 
 
 @API.route(

@@ -157,8 +157,7 @@ class RecordingDesk:
             if path.suffix not in (".webm", ".mp4"):
                 continue
             try:
-                probed = await asyncio.to_thread(probe, path)
-                size, sha256 = await asyncio.to_thread(file_figures, path)
+                duration, size, sha256 = await _read_back(path)
             except Exception as exc:  # one unreadable track does not lose the others
                 log.warning("recording.track_unreadable", file=path.name, error=str(exc))
                 continue
@@ -171,7 +170,7 @@ class RecordingDesk:
                     "kind": "audio" if who and who[1] == "microphone" else "video",
                     "offset_s": None,  # known only to the recorder that died
                     "size": size,
-                    "duration_s": probed.duration,
+                    "duration_s": duration,
                     "sha256": sha256,
                 }
             )
@@ -190,8 +189,7 @@ class RecordingDesk:
             return failed
         path = found[0]
         try:
-            probed = await asyncio.to_thread(probe, path)
-            size, sha256 = await asyncio.to_thread(file_figures, path)
+            duration, size, sha256 = await _read_back(path)
         except Exception as exc:  # an unreadable file is a failed recording, not a crash
             log.warning("recording.unreadable", recording_id=recording.id, error=str(exc))
             failed = await recordings.fail(session, recording.id or 0, "the file is unreadable")
@@ -203,7 +201,7 @@ class RecordingDesk:
             recording.id or 0,
             actor,
             size=size,
-            duration_s=probed.duration,
+            duration_s=duration,
             sha256=sha256,
             state=RecordingState.INTERRUPTED,
             ended_at=datetime.fromtimestamp(path.stat().st_mtime, UTC),
@@ -211,7 +209,7 @@ class RecordingDesk:
             media_type=MEDIA_TYPES.get(container, "application/octet-stream"),
             tracks=await self._partial_tracks(recording),
         )
-        log.info("recording.filed_partial", recording_id=recording.id, duration_s=probed.duration)
+        log.info("recording.filed_partial", recording_id=recording.id, duration_s=duration)
         await self.announce(meeting_id, None)
         return filed
 
@@ -275,6 +273,13 @@ class RecordingDesk:
         async with self.gateway.transaction() as session:
             recording = await self.stop(session, conn.principal.actor, payload.meeting_id)
             return {"recording": recordings.snapshot(recording)}
+
+
+async def _read_back(path: Path) -> tuple[float, int, str]:
+    """Duration, size and SHA-256 of a file a dead recorder left (demuxed, never decoded)."""
+    probed = await asyncio.to_thread(probe, path)
+    size, sha256 = await asyncio.to_thread(file_figures, path)
+    return probed.duration, size, sha256
 
 
 def track_entry(summary: dict[str, Any]) -> dict[str, Any]:

@@ -189,6 +189,22 @@ export async function logout() {
   }
 }
 
+/** Log out; a refusal is only logged, since the session may already be gone server-side
+ * and the page forgets it regardless. */
+export async function logoutQuietly() {
+  try {
+    await logout();
+  } catch (caught) {
+    console.warn("logout:", caught);
+  }
+}
+
+/** Log out quietly, then go to the home page (pages other than the home page). */
+export async function logoutAndLeave() {
+  await logoutQuietly();
+  location.assign("/");
+}
+
 /** Exchange a device token for a bearer token kept in this tab. */
 export async function deviceLogin(token) {
   const answer = await send("POST", "/auth/device", { token }, null);

@@ -1,7 +1,7 @@
 // Entry point of index.html: log in, then "my meetings".
 // "/?meeting=<id>" shows only that meeting (where a device link lands, see device.js).
 
-import { clearBearer, errorMessage, hasCredentials, logout, whoAmI } from "./api.js";
+import { clearBearer, errorMessage, hasCredentials, logoutQuietly, whoAmI } from "./api.js";
 import { bindLanguageSelect, initI18n, onLanguageChange, t } from "./i18n.js";
 import { mountLogin } from "./login.js";
 import { mountMeetings } from "./meetings.js";
@@ -117,12 +117,7 @@ async function start() {
   );
 
   $("logout").addEventListener("click", async () => {
-    try {
-      await logout();
-    } catch (caught) {
-      // The session may already be gone server-side; the page logs out regardless.
-      console.warn("logout:", caught);
-    }
+    await logoutQuietly();
     login.reset();
     if (requestedMeeting() !== null) {
       history.replaceState(null, "", "/");

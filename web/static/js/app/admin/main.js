@@ -3,7 +3,7 @@
 // here (/?next=/admin). Logged in but not an administrator (or an endpoint device): a clear
 // "not allowed" and a way back to "my meetings"; nothing of the directory is requested.
 
-import { ApiError, errorMessage, hasCredentials, logout, whoAmI } from "../api.js";
+import { ApiError, errorMessage, hasCredentials, logoutAndLeave, whoAmI } from "../api.js";
 import { bindLanguageSelect, initI18n, onLanguageChange, t } from "../i18n.js";
 import { mountAccounts } from "./accounts.js";
 import { createDirectory } from "./directory.js";
@@ -65,15 +65,7 @@ async function start() {
   }
 
   $("account-bar").hidden = false;
-  $("logout").addEventListener("click", async () => {
-    try {
-      await logout();
-    } catch (caught) {
-      // The session may already be gone server-side; leave regardless.
-      console.info("logout:", caught);
-    }
-    location.assign("/");
-  });
+  $("logout").addEventListener("click", logoutAndLeave);
   render();
 
   if (!isAdmin(who)) {

@@ -15,7 +15,7 @@
 //   ctx.announce(text)           a polite status message for screen readers
 //   ctx.onLanguage(fn)           re-render after a language switch
 
-import { ApiError, apiGet, errorMessage, hasCredentials, logout, whoAmI } from "../api.js";
+import { ApiError, apiGet, errorMessage, hasCredentials, logoutAndLeave, whoAmI } from "../api.js";
 import { bindLanguageSelect, initI18n, locale, onLanguageChange, t } from "../i18n.js";
 import * as agenda from "./agenda.js";
 import * as attendance from "./attendance.js";
@@ -186,14 +186,7 @@ async function start() {
     return;
   }
 
-  $("logout").addEventListener("click", async () => {
-    try {
-      await logout();
-    } catch (error) {
-      console.warn("logout:", error); // the session may already be gone server-side
-    }
-    location.assign("/");
-  });
+  $("logout").addEventListener("click", logoutAndLeave);
 
   $("console-refresh").addEventListener("click", () =>
     guarded(async () => {

@@ -9,7 +9,7 @@
 // The recording in the player is named in the address (#recording-<id>), so a link can open
 // one; otherwise the latest playable one is shown.
 
-import { ApiError, api, apiGet, errorMessage, hasCredentials, logout, whoAmI } from "../api.js";
+import { ApiError, api, apiGet, errorMessage, hasCredentials, logoutAndLeave, whoAmI } from "../api.js";
 import { bindLanguageSelect, initI18n, onLanguageChange, t } from "../i18n.js";
 import { hostsMeeting } from "../meetings.js";
 import { mountDeleteDialog } from "./delete.js";
@@ -218,14 +218,7 @@ async function start() {
     renderHead();
     return;
   }
-  $("logout").addEventListener("click", async () => {
-    try {
-      await logout();
-    } catch (error) {
-      console.warn("logout:", error); // the session may already be gone server-side
-    }
-    location.assign("/");
-  });
+  $("logout").addEventListener("click", logoutAndLeave);
   $("recordings-refresh").addEventListener("click", () =>
     guarded(async () => {
       await load();
